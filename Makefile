@@ -1,0 +1,48 @@
+# Strata — plain Make build. `make` builds the library, the CLI and the tests; `make test` runs
+# the quick tier (unit tests, conformance against the baseline, layer check).
+CC      ?= cc
+BUILD   ?= build
+OPT     ?= -O2
+WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla \
+           -Wno-unused-parameter
+ifeq ($(WERROR),1)
+WARN    += -Werror
+endif
+CFLAGS  += -std=c11 $(OPT) -g -fPIC -fvisibility=hidden -D_DEFAULT_SOURCE $(WARN) -Iinclude -Isrc
+LDLIBS  += -lcjson -lm -lpthread
+
+SRC     := $(sort $(wildcard src/core/*.c src/kernels/*.c src/kernels/ref/*.c src/ir/*.c \
+                             src/serialize/*.c src/runtime/*.c))
+OBJ     := $(SRC:%.c=$(BUILD)/%.o)
+TOOLSRC := $(sort $(wildcard tools/*.c))
+TESTSRC := $(sort $(wildcard tests/*.c tests/unit/*.c))
+DEPS    := $(OBJ:.o=.d) $(TOOLSRC:%.c=$(BUILD)/%.d) $(TESTSRC:%.c=$(BUILD)/%.d)
+
+all: $(BUILD)/strata $(BUILD)/strata-test
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libstrata.a: $(OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/strata: $(TOOLSRC:%.c=$(BUILD)/%.o) $(BUILD)/libstrata.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/strata-test: $(TESTSRC:%.c=$(BUILD)/%.o) $(BUILD)/libstrata.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# The quick tier: unit tests, the conformance suite against its baseline, the layer rule.
+test: all
+	@bash tests/run_all.sh
+
+check-layers:
+	@bash tools/check_layers.sh
+
+clean:
+	rm -rf $(BUILD)
+
+.PHONY: all test clean check-layers
+-include $(DEPS)

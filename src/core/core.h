@@ -1,0 +1,172 @@
+/* core/core.h — the core layer's interface to every other layer: errors, memory, the tensor
+ * struct, dtype and shape math, attributes, mapped files. Core depends on nothing. */
+#ifndef STRATA_CORE_H
+#define STRATA_CORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "strata/strata.h"
+
+#define STRATA_HIDDEN __attribute__((visibility("hidden")))
+#define STRATA_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Limits on untrusted input (shared/reference/reliability.md 3.0). */
+#define STRATA_MAX_ELEMENTS ((int64_t)1 << 40) /* elements in one tensor */
+#define STRATA_MAX_SUBGRAPH_DEPTH 32             /* If/Loop/Scan nesting */
+#define STRATA_MAX_PROTO_DEPTH 100               /* protobuf message nesting */
+
+/* ---- errors (status.c) ------------------------------------------------------------------- */
+
+/* Stores the formatted message as this thread's last error and returns code. */
+strata_status error_set(strata_status code, const char *fmt, ...) STRATA_PRINTF(2, 3);
+/* Prepends "prefix: " to the last error (for callers that know more context); returns code. */
+strata_status error_prefix(strata_status code, const char *fmt, ...) STRATA_PRINTF(2, 3);
+
+/* ---- memory (alloc.c): every heap byte goes through here --------------------------------- */
+
+typedef struct strata_allocator {
+    void *ctx;                                            /* passed to every call */
+    void *(*alloc)(void *ctx, size_t n_bytes);            /* NULL on failure */
+    void *(*realloc)(void *ctx, void *p, size_t n_bytes); /* NULL on failure, p kept */
+    void (*free)(void *ctx, void *p);                     /* accepts NULL */
+} strata_allocator;
+
+/* Replaces the process allocator (tests: counting, fail-on-Nth); NULL restores libc's.
+ * Not thread-safe: call before any other Strata call. */
+void alloc_set(const strata_allocator *a);
+void *mem_alloc(size_t n_bytes);                 /* NULL on failure (no message) */
+void *mem_calloc(size_t n, size_t size);         /* zeroed, overflow-checked */
+void *mem_realloc(void *p, size_t n_bytes);
+void mem_free(void *p);
+/* 64-byte aligned block (for tensors and arenas); free with mem_free_aligned. */
+void *mem_alloc_aligned(size_t n_bytes);
+void mem_free_aligned(void *p);
+char *mem_strdup(const char *s);                 /* NULL on failure or NULL s */
+char *mem_strndup(const char *s, size_t n);
+
+/* ---- dtypes (tensor.c) ------------------------------------------------------------------- */
+
+bool dtype_is_valid(int t);             /* a known, non-UNDEFINED ONNX dtype */
+bool dtype_is_float(strata_dtype t);    /* f16 bf16 f32 f64 */
+bool dtype_is_int(strata_dtype t);      /* signed or unsigned integer (not bool) */
+bool dtype_is_signed(strata_dtype t);   /* signed integers and floats */
+
+float f16_to_f32(uint16_t h);
+uint16_t f32_to_f16(float f);           /* round to nearest even */
+float bf16_to_f32(uint16_t h);
+uint16_t f32_to_bf16(float f);          /* round to nearest even; NaN stays NaN */
+
+/* ---- the tensor -------------------------------------------------------------------------- */
+
+struct strata_tensor {
+    strata_dtype dtype;              /* element type */
+    int rank;                        /* number of dims, 0 for a scalar */
+    int64_t dims[STRATA_MAX_DIMS];   /* extent of each dim (>= 0) */
+    void *data;                      /* elements, row-major; STRING: char *[numel] */
+    size_t n_bytes;                  /* numel * dtype size */
+    void (*free_fn)(void *);         /* called on data at destroy, or NULL (borrowed) */
+    bool owns_strings;               /* STRING: the char * elements are freed at destroy */
+};
+
+/* Elements of a shape; -1 when a dim is negative or the count exceeds STRATA_MAX_ELEMENTS. */
+int64_t shape_numel(int rank, const int64_t *dims);
+/* Allocates (zeroed, 64-byte aligned) storage for t's dtype and shape; t->data must be NULL. */
+strata_status tensor_alloc_data(strata_tensor *t);
+/* Fills dtype/rank/dims of a tensor struct that has no data yet. */
+strata_status tensor_set_shape(strata_tensor *t, strata_dtype dtype, int rank,
+                               const int64_t *dims);
+/* Frees t's storage (not t itself) and leaves it empty. */
+void tensor_release_data(strata_tensor *t);
+/* A new tensor that owns a copy of src's elements. */
+strata_status tensor_clone(const strata_tensor *src, strata_tensor **out);
+/* Element i as double / int64 / stores v into element i, converting from/to the dtype.
+ * Works for every numeric dtype and BOOL (not STRING/complex). For the reference kernels. */
+double tensor_get_f64(const strata_tensor *t, int64_t i);
+int64_t tensor_get_i64(const strata_tensor *t, int64_t i);
+void tensor_set_f64(strata_tensor *t, int64_t i, double v);
+void tensor_set_i64(strata_tensor *t, int64_t i, int64_t v);
+/* "float32[1,3,224,224]" into buf (always NUL-terminated); returns buf. */
+const char *tensor_describe(const strata_tensor *t, char *buf, size_t n_buf);
+const char *shape_describe(int rank, const int64_t *dims, char *buf, size_t n_buf);
+
+/* ---- broadcasting (shape.c) ----------------------------------------------------------------- */
+
+/* Numpy broadcast of two shapes; INVALID_ARGUMENT (with message) when they do not fit.
+ * Unknown dims (-1) are allowed for static inference: they broadcast to the other dim if > 1. */
+strata_status shape_broadcast(int rank_a, const int64_t *dims_a, int rank_b,
+                              const int64_t *dims_b, int *rank_out, int64_t *dims_out);
+/* Row-major strides (in elements) of a shape, with 0 stride for dims broadcast from size 1
+ * when the shape is aligned right to a result of out_rank dims. */
+void shape_broadcast_strides(int rank, const int64_t *dims, int out_rank, int64_t *strides_out);
+void shape_strides(int rank, const int64_t *dims, int64_t *strides_out);
+
+/* ---- attributes (attr.c) ----------------------------------------------------------------- */
+
+/* Attribute kinds: ONNX AttributeProto.AttributeType numbers. */
+typedef enum attr_type {
+    ATTR_UNDEFINED = 0,
+    ATTR_FLOAT = 1,
+    ATTR_INT = 2,
+    ATTR_STRING = 3,
+    ATTR_TENSOR = 4,
+    ATTR_GRAPH = 5,
+    ATTR_FLOATS = 6,
+    ATTR_INTS = 7,
+    ATTR_STRINGS = 8,
+    ATTR_TENSORS = 9,
+    ATTR_GRAPHS = 10,
+    ATTR_SPARSE_TENSOR = 11,
+    ATTR_SPARSE_TENSORS = 12,
+    ATTR_TYPE_PROTO = 13,
+    ATTR_TYPE_PROTOS = 14
+} attr_type;
+
+/* One node attribute. Scalars in i/f/s/t/g; lists in the plural pointer with n entries.
+ * Owned by the graph that holds the node. g/graphs point to ir_graph (opaque below ir). */
+typedef struct attr {
+    char *name;             /* attribute name */
+    attr_type type;         /* which fields below are meaningful */
+    int64_t i;              /* INT */
+    float f;                /* FLOAT */
+    char *s;                /* STRING: bytes, NUL-terminated for convenience */
+    size_t s_len;           /* STRING: length in bytes (may hold NULs) */
+    strata_tensor *t;       /* TENSOR */
+    void *g;                /* GRAPH (struct ir_graph *) */
+    size_t n;               /* entries in the list below */
+    int64_t *ints;          /* INTS */
+    float *floats;          /* FLOATS */
+    char **strings;         /* STRINGS (NUL-terminated) */
+    strata_tensor **tensors;/* TENSORS */
+    void **graphs;          /* GRAPHS */
+    char *ref_attr_name;    /* attribute reference inside a function body, or NULL */
+} attr;
+
+const attr *attr_find(const attr *attrs, size_t n_attrs, const char *name);
+/* Frees everything an attr owns (not the attr itself); graph attributes via graph_free. */
+void attr_release(attr *a, void (*graph_free)(void *g));
+
+/* ---- mapped files (mapped_file.c) -------------------------------------------------------- */
+
+typedef struct mapped_file {
+    const uint8_t *data;    /* the file's bytes (read-only mapping, or heap copy) */
+    size_t n_bytes;         /* file size */
+    char *path;             /* path as opened, for messages */
+    int is_heap;            /* data came from mem_alloc (load_bytes), not mmap */
+} mapped_file;
+
+/* Maps a whole file read-only. IO_ERROR with the path and errno text on failure. */
+strata_status mapped_file_open(const char *path, mapped_file **out);
+/* Heap copy of bytes, presented as a mapped file named name. */
+strata_status mapped_file_from_bytes(const void *bytes, size_t n_bytes, const char *name,
+                                     mapped_file **out);
+void mapped_file_close(mapped_file *f);
+
+/* ---- time (clock.c) ------------------------------------------------------------------------ */
+
+/* Monotonic time in nanoseconds. */
+uint64_t clock_now_ns(void);
+
+#endif

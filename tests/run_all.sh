@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# tests/run_all.sh — the quick tier behind `make test`: unit tests, the ONNX backend
+# conformance suite against the pass count kept in tests/conformance_baseline.txt (which only
+# goes up), and the layer rule. Ends with one "N passed, N failed" line: one count per check.
+set -u
+cd "$(dirname "$0")/.." || exit 2
+BUILD=${BUILD:-build}
+SHARED=${STRATA_SHARED:-../shared}
+export STRATA_SHARED=$SHARED
+passed=0; failed=0
+
+"$BUILD/strata-test" | tee "$BUILD/unit.log"
+u_pass=$(grep -oE '^unit: [0-9]+ passed' "$BUILD/unit.log" | grep -oE '[0-9]+' || echo 0)
+u_fail=$(grep -oE '[0-9]+ failed' "$BUILD/unit.log" | tail -1 | grep -oE '[0-9]+' || echo 1)
+passed=$((passed + ${u_pass:-0})); failed=$((failed + ${u_fail:-1}))
+
+baseline=$(tr -dc 0-9 < tests/conformance_baseline.txt)
+dirs=()
+for d in node simple pytorch-converted pytorch-operator; do dirs+=("$SHARED/testdata/onnx-backend/$d"); done
+if [ -d "$SHARED/testdata/onnx-backend/node" ]; then
+    "$BUILD/strata" conformance "${dirs[@]}" > "$BUILD/conformance.log" 2>&1
+    grep -E 'tests passed' "$BUILD/conformance.log"
+    got=$(grep -E '^all: ' "$BUILD/conformance.log" | grep -oE '^all: [0-9]+' | grep -oE '[0-9]+')
+    if [ -n "$got" ] && [ "$got" -ge "$baseline" ]; then
+        echo "conformance: $got passed, baseline $baseline: ok (failures listed in $BUILD/conformance.log)"
+        passed=$((passed + 1))
+        [ "$got" -gt "$baseline" ] && echo "conformance: raise tests/conformance_baseline.txt to $got"
+    else
+        echo "FAIL conformance: ${got:-?} passed is below the baseline $baseline"
+        grep -E '^FAIL' "$BUILD/conformance.log" | head -50
+        failed=$((failed + 1))
+    fi
+else
+    echo "FAIL conformance: $SHARED/testdata/onnx-backend not found (set STRATA_SHARED)"
+    failed=$((failed + 1))
+fi
+
+if bash tools/check_layers.sh; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+
+echo "total: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

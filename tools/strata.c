@@ -1,0 +1,45 @@
+/* tools/strata.c — the `strata` command line: a table of subcommands, each in cmd_*.c. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *help;
+} commands[] = {
+    {"inspect", cmd_inspect, "inspect MODEL [--json]          inputs, outputs, ops, params, FLOPs"},
+    {"run", cmd_run, "run MODEL -i NAME=x.npy ... [-o DIR] [--labels y.npy]   run and print/write outputs"},
+    {"conformance", cmd_conformance, "conformance DIR... [--filter S] [--min N] [-v]   ONNX backend tests"},
+};
+
+int cli_fail(const char *cmd, strata_status st)
+{
+    fprintf(stderr, "strata %s: %s: %s\n", cmd, strata_status_name(st), strata_last_error());
+    return 1;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "strata %s — an inference stack\nusage:\n", STRATA_VERSION_STRING);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  strata %s\n", commands[i].help);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("strata %s\n", STRATA_VERSION_STRING);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "strata: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
