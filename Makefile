@@ -8,7 +8,7 @@ WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
 ifeq ($(WERROR),1)
 WARN    += -Werror
 endif
-CFLAGS  += -std=c11 $(OPT) -g -fPIC -fvisibility=hidden -D_DEFAULT_SOURCE $(WARN) -Iinclude -Isrc
+CFLAGS  += -std=c11 $(OPT) -g -fPIC -fvisibility=hidden -D_DEFAULT_SOURCE $(WARN) -Iinclude -Isrc -Itests
 LDLIBS  += -lcjson -lm -lpthread
 
 SRC     := $(sort $(wildcard src/core/*.c src/kernels/*.c src/kernels/ref/*.c src/ir/*.c \
