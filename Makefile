@@ -11,18 +11,28 @@ endif
 CFLAGS  += -std=c11 $(OPT) -g -fPIC -fvisibility=hidden -D_DEFAULT_SOURCE $(WARN) -Iinclude -Isrc -Itests
 LDLIBS  += -lcjson -lm -lpthread
 
-SRC     := $(sort $(wildcard src/core/*.c src/kernels/*.c src/kernels/ref/*.c src/ir/*.c \
-                             src/serialize/*.c src/runtime/*.c))
+SRC     := $(sort $(wildcard src/core/*.c src/kernels/*.c src/kernels/ref/*.c src/kernels/x86/*.c \
+                             src/ir/*.c src/serialize/*.c src/optimize/*.c src/compile/*.c \
+                             src/runtime/*.c))
 OBJ     := $(SRC:%.c=$(BUILD)/%.o)
 TOOLSRC := $(sort $(wildcard tools/*.c))
-TESTSRC := $(sort $(wildcard tests/*.c tests/unit/*.c))
+TESTSRC := $(sort $(wildcard tests/*.c tests/unit/*.c tests/kernels/*.c))
 DEPS    := $(OBJ:.o=.d) $(TOOLSRC:%.c=$(BUILD)/%.d) $(TESTSRC:%.c=$(BUILD)/%.d)
 
 all: $(BUILD)/strata $(BUILD)/strata-test
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(CFLAGS) $(call isa_flags,$<) -MMD -MP -c $< -o $@
+
+# ISA flags come from the file name's suffix only (kernels/x86/<op>_<dtype>_<isa>.c), so no
+# other file is built with them and the library runs on any x86-64 (dispatch is at run time).
+ISA_avx2       := -mavx2 -mfma -mf16c
+ISA_avx512     := -mavx512f -mavx512bw -mavx512dq -mavx512vl -mfma -mf16c
+ISA_avx512vnni := $(ISA_avx512) -mavx512vnni
+ISA_avx512bf16 := $(ISA_avx512) -mavx512bf16
+ISA_amx        := $(ISA_avx512) -mamx-tile -mamx-int8 -mamx-bf16
+isa_flags = $(if $(findstring /x86/,$(1)),$(ISA_$(lastword $(subst _, ,$(basename $(notdir $(1)))))))
 
 $(BUILD)/libstrata.a: $(OBJ)
 	@rm -f $@

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "compile/compile.h"
 
 #define MAX_IO 64
 #define TEST_SECONDS 60
@@ -112,6 +113,8 @@ static bool compare(const strata_tensor *got, const strata_tensor *want, const c
 
 /* Runs one test folder in this process; writes the reason for a failure into why.
  * Returns 0 pass, 1 fail, 2 skip. */
+static bool compiled_path; /* --compiled: run the compiler's pipeline first */
+
 static int run_one(const char *test_dir, char *why, size_t n_why)
 {
     char path[4096];
@@ -134,6 +137,10 @@ static int run_one(const char *test_dir, char *why, size_t n_why)
                 verdict = 2;
                 goto done;
             }
+    if (compiled_path && (st = compile_optimize(m, NULL)) != STRATA_OK) {
+        snprintf(why, n_why, "compile error: %s", strata_last_error());
+        goto done;
+    }
     const ir_graph *g = m->graph;
     if (g->n_outputs > MAX_IO) {
         snprintf(why, n_why, "more than %d outputs", MAX_IO);
@@ -245,6 +252,7 @@ int cmd_conformance(int argc, char **argv)
         if (strcmp(argv[i], "--filter") == 0 && i + 1 < argc) filter = argv[++i];
         else if (strcmp(argv[i], "--min") == 0 && i + 1 < argc) min_pass = strtol(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "-v") == 0) verbose = true;
+        else if (strcmp(argv[i], "--compiled") == 0) compiled_path = true;
         else if (argv[i][0] != '-' && n_dirs < 64) dirs[n_dirs++] = argv[i];
         else {
             fprintf(stderr, "strata conformance: unexpected argument '%s'\n", argv[i]);
@@ -252,7 +260,7 @@ int cmd_conformance(int argc, char **argv)
         }
     }
     if (n_dirs == 0) {
-        fprintf(stderr, "usage: strata conformance DIR... [--filter S] [--min N] [-v]\n");
+        fprintf(stderr, "usage: strata conformance DIR... [--compiled] [--filter S] [--min N] [-v]\n");
         return 2;
     }
     long total = 0, passed = 0, skipped = 0;

@@ -11,7 +11,8 @@ static const struct {
 } commands[] = {
     {"inspect", cmd_inspect, "inspect MODEL [--json]          inputs, outputs, ops, params, FLOPs"},
     {"run", cmd_run, "run MODEL -i NAME=x.npy ... [-o DIR] [--labels y.npy]   run and print/write outputs"},
-    {"conformance", cmd_conformance, "conformance DIR... [--filter S] [--min N] [-v]   ONNX backend tests"},
+    {"compile", cmd_compile, "compile MODEL -o OUT.onnx [--shape N=DxD|--profile N=MIN:OPT:MAX] [--dump DIR] [-v]"},
+    {"conformance", cmd_conformance, "conformance DIR... [--compiled] [--filter S] [--min N] [-v]   ONNX backend tests"},
 };
 
 int cli_fail(const char *cmd, strata_status st)

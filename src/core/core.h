@@ -75,7 +75,8 @@ struct strata_tensor {
 int64_t shape_numel(int rank, const int64_t *dims);
 /* Allocates (zeroed, 64-byte aligned) storage for t's dtype and shape; t->data must be NULL. */
 strata_status tensor_alloc_data(strata_tensor *t);
-/* Fills dtype/rank/dims of a tensor struct that has no data yet. */
+/* Fills dtype/rank/dims of a tensor struct that has no data yet. A dim of -1 means unknown
+ * (static shape inference); n_bytes is then 0 and tensor_alloc_data refuses it. */
 strata_status tensor_set_shape(strata_tensor *t, strata_dtype dtype, int rank,
                                const int64_t *dims);
 /* Frees t's storage (not t itself) and leaves it empty. */

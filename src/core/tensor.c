@@ -151,15 +151,21 @@ strata_status tensor_set_shape(strata_tensor *t, strata_dtype dtype, int rank,
     if (rank < 0 || rank > STRATA_MAX_DIMS)
         return error_set(STRATA_INVALID_ARGUMENT, "tensor: rank %d outside 0..%d", rank,
                          STRATA_MAX_DIMS);
-    int64_t n = shape_numel(rank, dims);
+    bool unknown = false;
+    for (int i = 0; i < rank; i++) {
+        if (dims[i] < -1)
+            return error_set(STRATA_INVALID_ARGUMENT, "tensor: shape %s has a negative dim",
+                             shape_describe(rank, dims, buf, sizeof buf));
+        unknown |= dims[i] == -1;
+    }
+    int64_t n = unknown ? 0 : shape_numel(rank, dims);
     if (n < 0)
-        return error_set(STRATA_INVALID_ARGUMENT,
-                         "tensor: shape %s has a negative dim or more than 2^40 elements",
+        return error_set(STRATA_INVALID_ARGUMENT, "tensor: shape %s has more than 2^40 elements",
                          shape_describe(rank, dims, buf, sizeof buf));
     t->dtype = dtype;
     t->rank = rank;
     for (int i = 0; i < rank; i++) t->dims[i] = dims[i];
-    t->n_bytes = (size_t)n * strata_dtype_size(dtype);
+    t->n_bytes = (size_t)n * strata_dtype_size(dtype); /* 0 while a dim is unknown (-1) */
     return STRATA_OK;
 }
 
@@ -170,6 +176,10 @@ static void free_aligned_fn(void *p)
 
 strata_status tensor_alloc_data(strata_tensor *t)
 {
+    char buf[160];
+    if (shape_numel(t->rank, t->dims) < 0)
+        return error_set(STRATA_INVALID_ARGUMENT, "tensor: cannot allocate shape %s (unknown or "
+                         "negative dim)", shape_describe(t->rank, t->dims, buf, sizeof buf));
     void *p = mem_alloc_aligned(t->n_bytes ? t->n_bytes : 1);
     if (!p)
         return error_set(STRATA_OUT_OF_MEMORY, "tensor: out of memory for %zu bytes",
@@ -230,6 +240,10 @@ strata_status strata_tensor_wrap(strata_dtype dtype, int rank, const int64_t *di
     }
     st = tensor_set_shape(t, dtype, rank, dims);
     if (st != STRATA_OK) goto fail;
+    if (shape_numel(rank, dims) < 0) {
+        st = error_set(STRATA_INVALID_ARGUMENT, "tensor: cannot wrap a shape with a negative dim");
+        goto fail;
+    }
     if (n_bytes != t->n_bytes) {
         st = error_set(STRATA_INVALID_ARGUMENT,
                        "tensor: %zu bytes given, shape and dtype need %zu", n_bytes,

@@ -470,7 +470,10 @@ static strata_status run_op(const ir_graph *g, const ir_node *n, const strata_te
             goto fail;
         }
         st = tensor_alloc_data(outs[j]);
-        if (st != STRATA_OK) goto fail;
+        if (st != STRATA_OK) {
+            error_prefix(st, "%s: output %zu", node_label(n, lb, sizeof lb), j);
+            goto fail;
+        }
     }
     st = d->compute(&on, in, outs);
     if (st != STRATA_OK) goto fail;

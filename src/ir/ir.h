@@ -41,6 +41,7 @@ typedef struct ir_node {
     attr *attrs;       /* owned; GRAPH attributes hold ir_graph * */
     size_t n_attrs;
     char *doc_string;  /* or NULL; owned */
+    bool dead;         /* removed by a pass; dropped by ir_graph_compact */
 } ir_node;
 
 typedef struct ir_opset {
@@ -108,6 +109,29 @@ strata_status ir_graph_add_output(ir_graph *g, int value_id);
 
 /* Opset version the model imports for domain ("" = ai.onnx), or -1. */
 int64_t ir_model_opset(const ir_model *m, const char *domain);
+
+/* ---- rewriting (rewrite.c): what the compiler's passes use ---------------------------------- */
+
+/* Number of readers of each value id of g (node inputs, graph outputs, and outer references from
+ * subgraphs at any depth) into counts[g->n_values]. */
+void ir_graph_count_uses(const ir_graph *g, int *counts);
+/* Makes every reader of value old_id (node inputs; not graph outputs) read new_id instead. */
+void ir_graph_replace_uses(ir_graph *g, int old_id, int new_id);
+/* True when value id is one of g's outputs. */
+bool ir_graph_is_output(const ir_graph *g, int id);
+bool ir_graph_is_input(const ir_graph *g, int id);
+/* Drops dead nodes (releasing what they own) and re-sorts; then ir_graph_verify. */
+strata_status ir_graph_compact(ir_graph *g);
+/* Adds an initializer value named after base (made unique) holding t (adopted, also on
+ * failure). */
+strata_status ir_graph_add_initializer(ir_graph *g, const char *base, strata_tensor *t,
+                                       int *id_out);
+/* Sets attribute name of node n to an INT / FLOAT / STRING / INTS value (replacing any). */
+strata_status ir_node_set_int(ir_node *n, const char *name, int64_t v);
+strata_status ir_node_set_float(ir_node *n, const char *name, float v);
+strata_status ir_node_set_string(ir_node *n, const char *name, const char *v);
+/* Appends an input (value id) to node n. */
+strata_status ir_node_add_input(ir_node *n, int id);
 
 /* ---- checks and order (verify.c) ----------------------------------------------------------- */
 

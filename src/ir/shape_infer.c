@@ -79,6 +79,9 @@ strata_status ir_graph_infer_shapes(ir_graph *g)
             value_to_tensor(v, &tin[k]);
             if (v->init && !is_graph_input[k]) tin[k].data = v->init->data, tin[k].n_bytes = v->init->n_bytes;
             else if (known[id]) tin[k].data = known[id]->data, tin[k].n_bytes = known[id]->n_bytes;
+            else if ((strcmp(n->op_type, "Shape") == 0 || strcmp(n->op_type, "Size") == 0) &&
+                     n->domain[0] == 0 && shape_numel(v->rank, v->dims) >= 0)
+                tin[k].data = (void *)""; /* only the (fully known) shape is read */
             else all_data = false;
             pin[k] = &tin[k];
         }

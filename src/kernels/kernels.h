@@ -50,6 +50,10 @@ void ref_op_foreach(void (*fn)(const op_def *d, void *ctx), void *ctx);
 extern const op_def ref_ops_math[];   /* elementwise, activations, comparisons, reductions... */
 extern const op_def ref_ops_tensor[]; /* shape and data movement: Reshape, Gather, Slice... */
 extern const op_def ref_ops_nn[];     /* Conv, Gemm, MatMul, pooling, normalisation... */
+extern const op_def ref_ops_transformer[]; /* Attention, RMSNormalization, RotaryEmbedding... */
+extern const op_def ref_ops_loss[];   /* NegativeLogLikelihoodLoss, SoftmaxCrossEntropyLoss */
+extern const op_def ref_ops_signal[]; /* DFT, STFT, windows, mel weights */
+extern const op_def ref_ops_fused[];  /* com.strata ops the compiler creates (ref/fused.c) */
 
 /* ---- helpers for writing ops (kernels/ref/op_util.c) -------------------------------------- */
 

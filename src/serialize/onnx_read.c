@@ -188,6 +188,19 @@ static strata_status open_external(reader *rd, const protobuf_reader *r, size_t 
     return STRATA_OK;
 }
 
+/* After a misaligned tensor was copied out of a mapping, drops the mapping's whole pages inside
+ * [p, p+n) from this process, so that the copy does not count twice in resident memory (the
+ * pages are file-backed and unmodified: touching them again re-reads the file). */
+static void release_copied_pages(const mapped_file *f, const void *p, size_t n)
+{
+    if (!f || f->is_heap != 0 || n == 0) return;
+    long ps = sysconf(_SC_PAGESIZE);
+    if (ps <= 0) return;
+    uintptr_t a = ((uintptr_t)p + (uintptr_t)ps - 1) & ~((uintptr_t)ps - 1);
+    uintptr_t e = ((uintptr_t)p + n) & ~((uintptr_t)ps - 1);
+    if (e > a) madvise((void *)a, e - a, MADV_DONTNEED);
+}
+
 /* Decimal unsigned integer of an external_data value; false when malformed or too big. */
 static bool parse_u64(const char *s, uint64_t *out)
 {
@@ -469,7 +482,7 @@ static strata_status read_tensor(reader *rd, protobuf_reader msg, strata_tensor 
         }
         if (elen != need) {
             st = tensor_error(rd, &msg, start, tn,
-                              "external data length %llu does not match %s %s (%zu bytes)",
+                              "external data length %llu does not match %s%s (%zu bytes)",
                               (unsigned long long)elen, strata_dtype_name(dt),
                               shape_describe(rank, dims, sbuf, sizeof sbuf), need);
             goto done;
@@ -490,6 +503,7 @@ static strata_status read_tensor(reader *rd, protobuf_reader msg, strata_tensor 
         } else {
             st = strata_tensor_create(dt, rank, dims, &t);
             if (st == STRATA_OK && need) memcpy(t->data, p, need);
+            if (st == STRATA_OK) release_copied_pages(ef, p, need);
         }
         if (st != STRATA_OK) goto done;
     } else if (have_raw) {
@@ -499,7 +513,7 @@ static strata_status read_tensor(reader *rd, protobuf_reader msg, strata_tensor 
         }
         if (raw.len != need) {
             st = tensor_error(rd, &msg, raw.offset, tn,
-                              "raw_data has %zu bytes, %s %s needs %zu", raw.len,
+                              "raw_data has %zu bytes, %s%s needs %zu", raw.len,
                               strata_dtype_name(dt), shape_describe(rank, dims, sbuf, sizeof sbuf),
                               need);
             goto done;
@@ -510,6 +524,7 @@ static strata_status read_tensor(reader *rd, protobuf_reader msg, strata_tensor 
         } else {
             st = strata_tensor_create(dt, rank, dims, &t);
             if (st == STRATA_OK && need) memcpy(t->data, p, need);
+            if (st == STRATA_OK && rd->zero_copy && rd->m) release_copied_pages(rd->m->file, p, need);
         }
         if (st != STRATA_OK) goto done;
     } else {
@@ -521,7 +536,7 @@ static strata_status read_tensor(reader *rd, protobuf_reader msg, strata_tensor 
             goto done;
         }
         if (n_typed != (size_t)numel * per) {
-            st = tensor_error(rd, &msg, start, tn, "%s has %zu values, %s %s needs %zu",
+            st = tensor_error(rd, &msg, start, tn, "%s has %zu values, %s%s needs %zu",
                               typed_field_name(want), n_typed, strata_dtype_name(dt),
                               shape_describe(rank, dims, sbuf, sizeof sbuf),
                               (size_t)numel * per);

@@ -160,7 +160,9 @@ TEST(ref_math_reduce_sum_axes_input)
     EXPECT_NEAR(tensor_get_f64(y, 1), 6, 0);
     strata_tensor_destroy(y);
     EXPECT_OK(run("ReduceLogSumExp", 18, NULL, 0, in, 1, &y, 1)); /* all axes */
-    EXPECT_NEAR(tensor_get_f64(y, 0), log(exp(1.) + exp(2.) + exp(3.) + exp(4.) + exp(5.) + exp(6.)), 1e-5);
+    double lse = 0;
+    for (int i = 1; i <= 6; i++) lse += exp((double)i);
+    EXPECT_NEAR(tensor_get_f64(y, 0), log(lse), 1e-5);
     strata_tensor_destroy(y);
     tensor_set_i64(in[1], 0, 5);
     EXPECT_STATUS(run("ReduceSum", 13, NULL, 0, in, 2, &y, 1), STRATA_INVALID_MODEL);
@@ -228,4 +230,38 @@ TEST(ref_math_where_and_det)
     EXPECT_NEAR(tensor_get_f64(y, 0), -2, 1e-12);
     strata_tensor_destroy(y);
     strata_tensor_destroy(m);
+}
+
+TEST(ref_math_clip_cumsum_legacy_broadcast)
+{
+    int64_t d[1] = {4}, d0[1] = {1};
+    double xs[4] = {-5, 1, 2, 9}, lo[1] = {0}, hi[1] = {3};
+    strata_tensor *in[3] = {mk(STRATA_DTYPE_I32, 1, d, xs), mk(STRATA_DTYPE_I32, 0, d0, lo),
+                            mk(STRATA_DTYPE_I32, 0, d0, hi)};
+    strata_tensor *y;
+    EXPECT_OK(run("Clip", 13, NULL, 0, in, 3, &y, 1));
+    EXPECT_EQ(tensor_get_i64(y, 0), 0);
+    EXPECT_EQ(tensor_get_i64(y, 3), 3);
+    strata_tensor_destroy(y);
+    /* CumSum, exclusive and reversed: [1+2+9, 2+9, 9, 0] of [-5,1,2,9] */
+    strata_tensor *cs[2] = {in[0], mk(STRATA_DTYPE_I64, 0, d0, lo)};
+    attr at[2] = {int_attr("exclusive", 1), int_attr("reverse", 1)};
+    EXPECT_OK(run("CumSum", 14, at, 2, cs, 2, &y, 1));
+    EXPECT_EQ(tensor_get_i64(y, 0), 12);
+    EXPECT_EQ(tensor_get_i64(y, 3), 0);
+    strata_tensor_destroy(y);
+    strata_tensor_destroy(cs[1]);
+    for (int i = 0; i < 3; i++) strata_tensor_destroy(in[i]);
+    /* opset 6 Add: B [3] aligned to A [3,2] at axis 0 */
+    int64_t da[2] = {3, 2}, db[1] = {3};
+    double as[6] = {0, 0, 0, 0, 0, 0}, bs[3] = {1, 2, 3};
+    strata_tensor *ab[2] = {mk(STRATA_DTYPE_F32, 2, da, as), mk(STRATA_DTYPE_F32, 1, db, bs)};
+    attr lb[2] = {int_attr("broadcast", 1), int_attr("axis", 0)};
+    EXPECT_OK(run("Add", 6, lb, 2, ab, 2, &y, 1));
+    EXPECT_NEAR(tensor_get_f64(y, 1), 1, 0);
+    EXPECT_NEAR(tensor_get_f64(y, 4), 3, 0);
+    strata_tensor_destroy(y);
+    EXPECT_STATUS(run("Add", 14, NULL, 0, ab, 2, &y, 1), STRATA_INVALID_ARGUMENT);
+    strata_tensor_destroy(ab[0]);
+    strata_tensor_destroy(ab[1]);
 }

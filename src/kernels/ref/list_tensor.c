@@ -42,5 +42,10 @@ const op_def ref_ops_tensor[] = {
     {"CenterCropPad", "", 18, tensor_pad_ccp_infer, tensor_pad_ccp_compute},
     {"TopK", "", 1, tensor_sort_topk_infer, tensor_sort_topk_compute},
     {"Unique", "", 11, tensor_sort_unique_infer, tensor_sort_unique_compute},
+    {"Resize", "", 10, tensor_resize_resize_infer, tensor_resize_resize_compute},
+    {"Upsample", "", 7, tensor_resize_upsample_infer, tensor_resize_upsample_compute},
+    {"Col2Im", "", 18, tensor_col2im_col2im_infer, tensor_col2im_col2im_compute},
+    {"TensorScatter", "", 24, tensor_index_tensor_scatter_infer,
+     tensor_index_tensor_scatter_compute},
     {NULL, NULL, 0, NULL, NULL},
 };

@@ -40,8 +40,3 @@ strata_status math_bcast_shape(const op_node *n, const strata_tensor *const *ins
     *rank = r;
     return STRATA_OK;
 }
-
-const char *math_dtype(const strata_tensor *t)
-{
-    return strata_dtype_name(t->dtype);
-}

@@ -9,7 +9,7 @@
 typedef enum bkind {
     B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_MOD, B_PRELU, B_AND, B_OR, B_XOR, B_EQUAL, B_LESS,
     B_GREATER, B_LESS_EQUAL, B_GREATER_EQUAL, B_SHIFT_LEFT, B_SHIFT_RIGHT, B_BIT_AND, B_BIT_OR,
-    B_BIT_XOR
+    B_BIT_XOR, B_SWIGLU
 } bkind;
 
 enum { C_FLOAT = 1, C_INT = 2, C_BOOL = 4, C_STRING = 8, C_UINT_ONLY = 16 };
@@ -41,6 +41,7 @@ static const bop bops[] = {
     {"BitwiseAnd", B_BIT_AND, C_INT | C_BOOL, false},
     {"BitwiseOr", B_BIT_OR, C_INT | C_BOOL, false},
     {"BitwiseXor", B_BIT_XOR, C_INT | C_BOOL, false},
+    {"SwiGLU", B_SWIGLU, C_FLOAT, false},
 };
 
 static const bop *bop_find(const char *name)
@@ -144,7 +145,8 @@ static double mod_floor(double a, double b)
     return r;
 }
 
-static double feval(bkind k, double a, double b, bool fmod_mode)
+/* alpha: SwiGLU's attribute. */
+static double feval(bkind k, double a, double b, bool fmod_mode, double alpha)
 {
     switch (k) {
     case B_ADD: return a + b;
@@ -159,6 +161,10 @@ static double feval(bkind k, double a, double b, bool fmod_mode)
     case B_GREATER: return a > b;
     case B_LESS_EQUAL: return a <= b;
     case B_GREATER_EQUAL: return a >= b;
+    case B_SWIGLU: {
+        double z = alpha * a;
+        return a * (z >= 0 ? 1.0 / (1.0 + exp(-z)) : exp(z) / (1.0 + exp(z))) * b;
+    }
     default: return 0;
     }
 }
@@ -243,6 +249,7 @@ strata_status math_binary_compute(const op_node *n, const strata_tensor *const *
                             "attribute 'direction' is '%s', expected 'LEFT' or 'RIGHT'", dir);
     }
     bool fmod_mode = op_attr_int(n, "fmod", 0) != 0;
+    double alpha = op_attr_float(n, "alpha", 1.0f);
     int64_t count = shape_numel(rank, dims);
     const strata_tensor *pair[2] = {a, b};
     math_bcast it;
@@ -261,12 +268,13 @@ strata_status math_binary_compute(const op_node *n, const strata_tensor *const *
         const float *fa = a->data, *fb = b->data;
         float *fy = y->data;
         for (int64_t i = 0; i < count; i++, math_bcast_next(&it))
-            fy[i] = (float)feval(k, fa[it.off[0]], fb[it.off[1]], fmod_mode);
+            fy[i] = (float)feval(k, fa[it.off[0]], fb[it.off[1]], fmod_mode, alpha);
         return STRATA_OK;
     }
     if (dtype_is_float(a->dtype)) {
         for (int64_t i = 0; i < count; i++, math_bcast_next(&it))
-            math_st(y, i, feval(k, math_ld(a, it.off[0]), math_ld(b, it.off[1]), fmod_mode));
+            math_st(y, i, feval(k, math_ld(a, it.off[0]), math_ld(b, it.off[1]), fmod_mode,
+                                 alpha));
         return STRATA_OK;
     }
     bool u = !dtype_is_signed(a->dtype), div0 = false;
@@ -313,7 +321,7 @@ static strata_status variadic_prepare(const op_node *n, const strata_tensor *con
     return math_bcast_shape(n, in, n->n_inputs, rank, dims);
 }
 
-strata_status math_variadic_infer(const op_node *n, const strata_tensor *const *in,
+strata_status math_binary_variadic_infer(const op_node *n, const strata_tensor *const *in,
                                   strata_tensor *const *out)
 {
     int rank;
@@ -325,7 +333,7 @@ strata_status math_variadic_infer(const op_node *n, const strata_tensor *const *
     return tensor_set_shape(out[0], first->dtype, rank, dims);
 }
 
-strata_status math_variadic_compute(const op_node *n, const strata_tensor *const *in,
+strata_status math_binary_variadic_compute(const op_node *n, const strata_tensor *const *in,
                                     strata_tensor *const *out)
 {
     int rank;
@@ -378,7 +386,7 @@ strata_status math_variadic_compute(const op_node *n, const strata_tensor *const
 
 /* ---- Where ----------------------------------------------------------------------------------- */
 
-strata_status math_where_infer(const op_node *n, const strata_tensor *const *in,
+strata_status math_binary_where_infer(const op_node *n, const strata_tensor *const *in,
                                strata_tensor *const *out)
 {
     const strata_tensor *c = op_input(n, in, 0), *x = op_input(n, in, 1),
@@ -400,7 +408,7 @@ strata_status math_where_infer(const op_node *n, const strata_tensor *const *in,
     return tensor_set_shape(out[0], x->dtype, rank, dims);
 }
 
-strata_status math_where_compute(const op_node *n, const strata_tensor *const *in,
+strata_status math_binary_where_compute(const op_node *n, const strata_tensor *const *in,
                                  strata_tensor *const *out)
 {
     strata_tensor *y = out[0];

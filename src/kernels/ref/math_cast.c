@@ -232,3 +232,37 @@ strata_status math_cast_compute(const op_node *n, const strata_tensor *const *in
     }
     return STRATA_OK;
 }
+
+/* ---- BitCast: the same bytes seen as another type of the same size -------------------------- */
+
+strata_status math_cast_bitcast_infer(const op_node *n, const strata_tensor *const *in,
+                                 strata_tensor *const *out)
+{
+    const strata_tensor *x = op_input(n, in, 0);
+    if (!x) return op_error(n, STRATA_INVALID_MODEL, "input 0 is missing");
+    int64_t to = op_attr_int(n, "to", 0);
+    if (!dtype_is_valid((int)to))
+        return op_error(n, STRATA_UNSUPPORTED, "attribute 'to' is %lld, not a known type",
+                        (long long)to);
+    if (x->dtype == STRATA_DTYPE_STRING || to == STRATA_DTYPE_STRING)
+        return op_error(n, STRATA_INVALID_MODEL, "strings cannot be bit-cast");
+    if (strata_dtype_size(x->dtype) != strata_dtype_size((strata_dtype)to))
+        return op_error(n, STRATA_UNSUPPORTED, "bit-cast from %s to %s changes the element size",
+                        math_dtype(x), strata_dtype_name((strata_dtype)to));
+    if (!out[0]) return STRATA_OK;
+    return tensor_set_shape(out[0], (strata_dtype)to, x->rank, x->dims);
+}
+
+strata_status math_cast_bitcast_compute(const op_node *n, const strata_tensor *const *in,
+                                   strata_tensor *const *out)
+{
+    const strata_tensor *x = in[0];
+    strata_tensor *y = out[0];
+    if (!y) return STRATA_OK;
+    if (x->n_bytes) memcpy(y->data, x->data, x->n_bytes);
+    if (y->dtype == STRATA_DTYPE_BOOL) { /* keep bools 0/1 */
+        uint8_t *b = y->data;
+        for (size_t i = 0; i < y->n_bytes; i++) b[i] = b[i] != 0;
+    }
+    return STRATA_OK;
+}

@@ -30,6 +30,7 @@ strata_status math_det_compute(const op_node *n, const strata_tensor *const *in,
     if (!y) return STRATA_OK;
     int64_t m = x->dims[x->rank - 1];
     int64_t batch = shape_numel(x->rank - 2, x->dims);
+    if (batch <= 0) return STRATA_OK;
     double *a = mem_alloc((size_t)(m > 0 ? m * m : 1) * sizeof *a);
     if (!a) return op_error(n, STRATA_OUT_OF_MEMORY, "out of memory for a %lldx%lld matrix",
                             (long long)m, (long long)m);

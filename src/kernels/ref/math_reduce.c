@@ -259,7 +259,7 @@ strata_status math_reduce_compute(const op_node *n, const strata_tensor *const *
 
 /* ---- ArgMax, ArgMin ------------------------------------------------------------------------- */
 
-strata_status math_argminmax_infer(const op_node *n, const strata_tensor *const *in,
+strata_status math_reduce_arg_infer(const op_node *n, const strata_tensor *const *in,
                                    strata_tensor *const *out)
 {
     const strata_tensor *x = op_input(n, in, 0);
@@ -294,7 +294,7 @@ static void split_at(const strata_tensor *x, int axis, int64_t *outer, int64_t *
     *len = x->rank ? x->dims[axis] : 1;
 }
 
-strata_status math_argminmax_compute(const op_node *n, const strata_tensor *const *in,
+strata_status math_reduce_arg_compute(const op_node *n, const strata_tensor *const *in,
                                      strata_tensor *const *out)
 {
     const strata_tensor *x = in[0];
@@ -336,9 +336,9 @@ strata_status math_argminmax_compute(const op_node *n, const strata_tensor *cons
     return STRATA_OK;
 }
 
-/* ---- CumSum -------------------------------------------------------------------------------- */
+/* ---- CumSum, CumProd ------------------------------------------------------------------------ */
 
-strata_status math_cumsum_infer(const op_node *n, const strata_tensor *const *in,
+strata_status math_reduce_cumsum_infer(const op_node *n, const strata_tensor *const *in,
                                 strata_tensor *const *out)
 {
     const strata_tensor *x = op_input(n, in, 0), *ax = op_input(n, in, 1);
@@ -352,7 +352,7 @@ strata_status math_cumsum_infer(const op_node *n, const strata_tensor *const *in
     return tensor_set_shape(out[0], x->dtype, x->rank, x->dims);
 }
 
-strata_status math_cumsum_compute(const op_node *n, const strata_tensor *const *in,
+strata_status math_reduce_cumsum_compute(const op_node *n, const strata_tensor *const *in,
                                   strata_tensor *const *out)
 {
     const strata_tensor *x = in[0], *ax = in[1];
@@ -365,26 +365,25 @@ strata_status math_cumsum_compute(const op_node *n, const strata_tensor *const *
     strata_status st = op_axis(n, math_ldi(ax, 0), x->rank, &axis);
     if (st != STRATA_OK) return st;
     bool excl = op_attr_int(n, "exclusive", 0) != 0, rev = op_attr_int(n, "reverse", 0) != 0;
-    bool is_float = dtype_is_float(x->dtype);
+    bool is_float = dtype_is_float(x->dtype), prod = strcmp(n->op_type, "CumProd") == 0;
     int64_t outer, len, inner;
     split_at(x, axis, &outer, &len, &inner);
     for (int64_t o = 0; o < outer; o++)
         for (int64_t j = 0; j < inner; j++) {
-            double acc = 0;
-            int64_t iacc = 0;
+            double acc = prod ? 1 : 0;
+            int64_t iacc = prod ? 1 : 0;
             for (int64_t s = 0; s < len; s++) {
                 int64_t t = rev ? len - 1 - s : s;
                 int64_t i = (o * len + t) * inner + j;
                 if (is_float) {
-                    double v = math_ld(x, i);
-                    if (!excl) acc += v;
-                    math_st(y, i, acc);
-                    if (excl) acc += v;
+                    double v = math_ld(x, i), next = prod ? acc * v : acc + v;
+                    math_st(y, i, excl ? acc : next);
+                    acc = next;
                 } else {
                     uint64_t v = (uint64_t)math_ldi(x, i);
-                    if (!excl) iacc = (int64_t)((uint64_t)iacc + v);
-                    math_sti(y, i, iacc);
-                    if (excl) iacc = (int64_t)((uint64_t)iacc + v);
+                    int64_t next = (int64_t)(prod ? (uint64_t)iacc * v : (uint64_t)iacc + v);
+                    math_sti(y, i, excl ? iacc : next);
+                    iacc = next;
                 }
             }
         }

@@ -11,7 +11,7 @@ typedef enum ukind {
     U_SIN, U_COS, U_TAN, U_ASIN, U_ACOS, U_ATAN, U_SINH, U_COSH, U_ASINH, U_ACOSH, U_ATANH,
     U_ERF, U_RELU, U_LEAKYRELU, U_ELU, U_SELU, U_CELU, U_SIGMOID, U_HARDSIGMOID, U_HARDSWISH,
     U_TANH, U_SOFTPLUS, U_SOFTSIGN, U_GELU, U_MISH, U_THRESHOLDEDRELU, U_SHRINK, U_ISNAN,
-    U_ISINF, U_NOT, U_BITWISENOT
+    U_ISINF, U_NOT, U_BITWISENOT, U_SWISH
 } ukind;
 
 /* Which input types an op accepts. */
@@ -56,6 +56,7 @@ static const uop uops[] = {
     {"Shrink", U_SHRINK, T_NUM, false},     {"IsNaN", U_ISNAN, T_FLOAT, true},
     {"IsInf", U_ISINF, T_FLOAT, true},      {"Not", U_NOT, T_BOOL, true},
     {"BitwiseNot", U_BITWISENOT, T_INT, false},
+    {"Swish", U_SWISH, T_FLOAT, false},
 };
 
 /* Attribute values an op reads, fetched once per call. */
@@ -87,7 +88,7 @@ static strata_status uparams_get(const op_node *n, const uop *op, uparams *p)
     p->neg_inf = p->pos_inf = true;
     switch (op->kind) {
     case U_LEAKYRELU: p->alpha = op_attr_float(n, "alpha", 0.01f); break;
-    case U_ELU: case U_CELU: case U_THRESHOLDEDRELU:
+    case U_ELU: case U_CELU: case U_THRESHOLDEDRELU: case U_SWISH:
         p->alpha = op_attr_float(n, "alpha", 1.0f);
         break;
     case U_SELU:
@@ -176,8 +177,21 @@ static double ueval_f(ukind k, double x, const uparams *p)
         return isinf(x) && ((x > 0 && p->pos_inf) || (x < 0 && p->neg_inf)) ? 1.0 : 0.0;
     case U_NOT: return x == 0 ? 1.0 : 0.0;
     case U_BITWISENOT: return 0.0; /* integers only */
+    case U_SWISH: {
+        double z = p->alpha * x;
+        return x * (z >= 0 ? 1.0 / (1.0 + exp(-z)) : exp(z) / (1.0 + exp(z)));
+    }
     }
     return 0.0;
+}
+
+/* double to int64 without undefined behaviour: NaN is 0, out of range saturates. */
+static int64_t d2i(double v)
+{
+    if (isnan(v)) return 0;
+    if (v >= 9.2233720368547758e18) return INT64_MAX;
+    if (v <= -9.2233720368547758e18) return INT64_MIN;
+    return (int64_t)v;
 }
 
 /* One integer element; u: the type is unsigned. v holds the widened bit pattern. */
@@ -192,12 +206,12 @@ static int64_t ueval_i(ukind k, int64_t v, bool u, const uparams *p)
     case U_BITWISENOT: return ~v;
     case U_ERF: {
         double x = u ? (double)(uint64_t)v : (double)v;
-        return (int64_t)erf(x);
+        return d2i(erf(x));
     }
     case U_SHRINK: {
         double x = u ? (double)(uint64_t)v : (double)v;
         double y = x < -p->lambd ? x + p->bias : x > p->lambd ? x - p->bias : 0.0;
-        return (int64_t)y;
+        return d2i(y);
     }
     default: return 0;
     }
@@ -245,7 +259,7 @@ strata_status math_unary_compute(const op_node *n, const strata_tensor *const *i
 
 /* ---- Clip ------------------------------------------------------------------------------------ */
 
-strata_status math_clip_infer(const op_node *n, const strata_tensor *const *in,
+strata_status math_unary_clip_infer(const op_node *n, const strata_tensor *const *in,
                               strata_tensor *const *out)
 {
     const strata_tensor *x = op_input(n, in, 0);
@@ -266,7 +280,7 @@ strata_status math_clip_infer(const op_node *n, const strata_tensor *const *in,
     return tensor_set_shape(out[0], x->dtype, x->rank, x->dims);
 }
 
-strata_status math_clip_compute(const op_node *n, const strata_tensor *const *in,
+strata_status math_unary_clip_compute(const op_node *n, const strata_tensor *const *in,
                                 strata_tensor *const *out)
 {
     const strata_tensor *x = op_input(n, in, 0);

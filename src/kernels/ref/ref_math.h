@@ -80,8 +80,11 @@ static inline void math_bcast_next(math_bcast *it)
 strata_status math_bcast_shape(const op_node *n, const strata_tensor *const *ins, size_t n_ins,
                                int *rank, int64_t *dims);
 
-/* Short dtype name for messages. */
-const char *math_dtype(const strata_tensor *t);
+/* The tensor's dtype name, for messages. */
+static inline const char *math_dtype(const strata_tensor *t)
+{
+    return strata_dtype_name(t->dtype);
+}
 
 /* ---- op entry points (one pair per op or op group) ---------------------------------------- */
 
@@ -91,17 +94,18 @@ const char *math_dtype(const strata_tensor *t);
     strata_status math_##name##_compute(const op_node *n, const strata_tensor *const *in,   \
                                         strata_tensor *const *out);
 
-MATH_OP(unary)      /* math_unary.c: every elementwise unary op, dispatched on op_type */
-MATH_OP(clip)       /* math_unary.c */
-MATH_OP(binary)     /* math_binary.c: arithmetic, logic, comparison, bitwise, PRelu */
-MATH_OP(variadic)   /* math_binary.c: Max, Min, Sum, Mean */
-MATH_OP(where)      /* math_binary.c */
-MATH_OP(cast)       /* math_cast.c: Cast and CastLike */
-MATH_OP(reduce)     /* math_reduce.c: Reduce* */
-MATH_OP(argminmax)  /* math_reduce.c: ArgMax, ArgMin */
-MATH_OP(cumsum)     /* math_reduce.c */
-MATH_OP(softmax)    /* math_softmax.c: Softmax, LogSoftmax, Hardmax */
-MATH_OP(det)        /* math_det.c */
+MATH_OP(unary)            /* math_unary.c: every elementwise unary op, dispatched on op_type */
+MATH_OP(unary_clip)       /* math_unary.c */
+MATH_OP(binary)           /* math_binary.c: arithmetic, logic, comparison, bitwise, PRelu, SwiGLU */
+MATH_OP(binary_variadic)  /* math_binary.c: Max, Min, Sum, Mean */
+MATH_OP(binary_where)     /* math_binary.c */
+MATH_OP(cast)             /* math_cast.c: Cast and CastLike */
+MATH_OP(cast_bitcast)     /* math_cast.c */
+MATH_OP(reduce)           /* math_reduce.c: Reduce* */
+MATH_OP(reduce_arg)       /* math_reduce.c: ArgMax, ArgMin */
+MATH_OP(reduce_cumsum)    /* math_reduce.c: CumSum, CumProd */
+MATH_OP(softmax)          /* math_softmax.c: Softmax, LogSoftmax, Hardmax */
+MATH_OP(det)              /* math_det.c */
 
 #undef MATH_OP
 

@@ -46,6 +46,8 @@ int64_t tensor_util_prod(const int64_t *dims, int from, int to);
 /* ---- the ops (infer/compute pairs; see list_tensor.c) ---- */
 #define TENSOR_OP_FN(name)                                                                   \
     strata_status name(const op_node *n, const strata_tensor *const *in, strata_tensor *const *out)
+TENSOR_OP_FN(tensor_col2im_col2im_infer);
+TENSOR_OP_FN(tensor_col2im_col2im_compute);
 TENSOR_OP_FN(tensor_const_constant_infer);
 TENSOR_OP_FN(tensor_const_constant_compute);
 TENSOR_OP_FN(tensor_const_of_shape_infer);
@@ -70,6 +72,8 @@ TENSOR_OP_FN(tensor_index_nonzero_infer);
 TENSOR_OP_FN(tensor_index_nonzero_compute);
 TENSOR_OP_FN(tensor_index_onehot_infer);
 TENSOR_OP_FN(tensor_index_onehot_compute);
+TENSOR_OP_FN(tensor_index_tensor_scatter_infer);
+TENSOR_OP_FN(tensor_index_tensor_scatter_compute);
 TENSOR_OP_FN(tensor_move_transpose_infer);
 TENSOR_OP_FN(tensor_move_transpose_compute);
 TENSOR_OP_FN(tensor_move_concat_infer);
@@ -92,6 +96,10 @@ TENSOR_OP_FN(tensor_pad_pad_infer);
 TENSOR_OP_FN(tensor_pad_pad_compute);
 TENSOR_OP_FN(tensor_pad_ccp_infer);
 TENSOR_OP_FN(tensor_pad_ccp_compute);
+TENSOR_OP_FN(tensor_resize_resize_infer);
+TENSOR_OP_FN(tensor_resize_resize_compute);
+TENSOR_OP_FN(tensor_resize_upsample_infer);
+TENSOR_OP_FN(tensor_resize_upsample_compute);
 TENSOR_OP_FN(tensor_shape_copy_all_compute);
 TENSOR_OP_FN(tensor_shape_reshape_infer);
 TENSOR_OP_FN(tensor_shape_flatten_infer);

@@ -141,6 +141,7 @@ strata_status tensor_const_eyelike_compute(const op_node *n, const strata_tensor
                                            strata_tensor *const *out)
 {
     int64_t k = op_attr_int(n, "k", 0), rows = out[0]->dims[0], cols = out[0]->dims[1];
+    if (k >= cols || k <= -rows) return STRATA_OK; /* the diagonal misses the matrix */
     for (int64_t i = 0; i < rows; i++) {
         int64_t j = i + k;
         if (j >= 0 && j < cols) tensor_set_f64(out[0], i * cols + j, 1.0);
@@ -170,7 +171,11 @@ static strata_status range_count(const op_node *n, const strata_tensor *const *i
     if (dtype_is_int(t)) {
         int64_t s = tensor_get_i64(in[0], 0), l = tensor_get_i64(in[1], 0),
                 d = tensor_get_i64(in[2], 0);
-        int64_t span = l - s;
+        int64_t span;
+        if (__builtin_sub_overflow(l, s, &span))
+            return op_error(n, STRATA_INVALID_ARGUMENT, "range from %lld to %lld is too large",
+                            (long long)s, (long long)l);
+        if (d == INT64_MIN) d = -INT64_MAX;
         int64_t q = span / d;
         if (q * d != span && ((span > 0) == (d > 0))) q++;
         c = (double)(q < 0 ? 0 : q);
@@ -199,7 +204,8 @@ strata_status tensor_const_range_compute(const op_node *n, const strata_tensor *
     int64_t c = out[0]->dims[0];
     if (dtype_is_int(in[0]->dtype)) {
         int64_t s = tensor_get_i64(in[0], 0), d = tensor_get_i64(in[2], 0);
-        for (int64_t i = 0; i < c; i++) tensor_set_i64(out[0], i, s + i * d);
+        for (int64_t i = 0; i < c; i++)
+            tensor_set_i64(out[0], i, (int64_t)((uint64_t)s + (uint64_t)i * (uint64_t)d));
     } else {
         double s = tensor_get_f64(in[0], 0), d = tensor_get_f64(in[2], 0);
         for (int64_t i = 0; i < c; i++) tensor_set_f64(out[0], i, s + (double)i * d);

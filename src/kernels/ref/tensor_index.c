@@ -44,6 +44,7 @@ strata_status tensor_index_gather_infer(const op_node *n, const strata_tensor *c
     if (st == STRATA_OK) st = check_indices(n, in[1], "indices");
     if (st != STRATA_OK) return st;
     const strata_tensor *x = in[0], *ix = in[1];
+    if (x->rank < 1) return op_error(n, STRATA_INVALID_ARGUMENT, "data must have rank >= 1");
     int axis;
     st = op_axis(n, op_attr_int(n, "axis", 0), x->rank, &axis);
     if (st != STRATA_OK) return st;
@@ -284,6 +285,11 @@ strata_status tensor_index_gather_nd_infer(const op_node *n, const strata_tensor
     if (ix->rank < 1 || b < 0 || b >= ix->rank || b >= x->rank)
         return op_error(n, STRATA_INVALID_MODEL, "batch_dims %lld invalid for ranks %d and %d",
                         (long long)b, x->rank, ix->rank);
+    for (int64_t d = 0; d < b; d++)
+        if (x->dims[d] >= 0 && ix->dims[d] >= 0 && x->dims[d] != ix->dims[d])
+            return op_error(n, STRATA_INVALID_ARGUMENT,
+                            "batch dim %lld: indices extent %lld differs from data extent %lld",
+                            (long long)d, (long long)ix->dims[d], (long long)x->dims[d]);
     int64_t k = ix->dims[ix->rank - 1];
     if (k < 0) return STRATA_NOT_FOUND;
     if (k < 1 || b + k > x->rank)
@@ -530,10 +536,67 @@ strata_status tensor_index_onehot_compute(const op_node *n, const strata_tensor 
         for (int64_t d = 0; d < depth; d++)
             for (int64_t i = 0; i < inner; i++) {
                 int64_t e = (o * depth + d) * inner + i;
-                int64_t v = (int64_t)tensor_get_f64(ix, o * inner + i);
+                int64_t v = tensor_get_i64(ix, o * inner + i);
                 if (v < 0) v += depth;
                 st = tensor_util_copy(out[0], e, vals, v == d ? 1 : 0, 1);
                 if (st != STRATA_OK) return st;
             }
     return STRATA_OK;
+}
+
+/* ---- TensorScatter (opset 24): write an update into a KV cache at per-batch offsets ------- */
+
+strata_status tensor_index_tensor_scatter_infer(const op_node *n, const strata_tensor *const *in,
+                                                strata_tensor *const *out)
+{
+    strata_status st = need_input(n, in, 0, "past_cache");
+    if (st == STRATA_OK) st = need_input(n, in, 1, "update");
+    if (st != STRATA_OK) return st;
+    const strata_tensor *c = in[0], *u = in[1];
+    if (u->dtype != c->dtype || u->rank != c->rank || c->rank < 2)
+        return op_error(n, STRATA_INVALID_MODEL, "update (%s, rank %d) does not match past_cache (%s, rank %d)",
+                        strata_dtype_name(u->dtype), u->rank, strata_dtype_name(c->dtype), c->rank);
+    int axis;
+    st = op_axis(n, op_attr_int(n, "axis", -2), c->rank, &axis);
+    if (st != STRATA_OK) return st;
+    if (axis == 0) return op_error(n, STRATA_INVALID_MODEL, "axis must not be the batch axis");
+    return tensor_util_shape(n, out[0], c->dtype, c->rank, c->dims);
+}
+
+strata_status tensor_index_tensor_scatter_compute(const op_node *n, const strata_tensor *const *in,
+                                                  strata_tensor *const *out)
+{
+    const strata_tensor *c = in[0], *u = in[1], *wi = op_input(n, in, 2);
+    int axis;
+    strata_status st = op_axis(n, op_attr_int(n, "axis", -2), c->rank, &axis);
+    if (st != STRATA_OK) return st;
+    const char *mode = op_attr_string(n, "mode", "linear");
+    bool circular = strcmp(mode, "circular") == 0;
+    if (!circular && strcmp(mode, "linear") != 0)
+        return op_error(n, STRATA_INVALID_MODEL, "unknown mode '%s'", mode);
+    for (int d = 0; d < c->rank; d++)
+        if (d != axis && u->dims[d] != c->dims[d])
+            return op_error(n, STRATA_INVALID_ARGUMENT, "update extent %lld differs from cache %lld on axis %d",
+                            (long long)u->dims[d], (long long)c->dims[d], d);
+    int64_t B = c->dims[0], mid = tensor_util_prod(c->dims, 1, axis);
+    int64_t inner = tensor_util_prod(c->dims, axis + 1, c->rank);
+    int64_t max = c->dims[axis], seq = u->dims[axis];
+    if (wi && (check_indices(n, wi, "write_indices") != STRATA_OK || tensor_util_numel(wi) != B))
+        return op_error(n, STRATA_INVALID_MODEL, "write_indices must be int32/int64 with %lld entries",
+                        (long long)B);
+    st = tensor_util_copy(out[0], 0, c, 0, tensor_util_numel(c));
+    for (int64_t b = 0; b < B && st == STRATA_OK; b++) {
+        int64_t w = wi ? tensor_get_i64(wi, b) : 0;
+        if (w < 0 || (!circular && w + seq > max) || (circular && max == 0 && seq > 0))
+            return op_error(n, STRATA_INVALID_ARGUMENT,
+                            "write_indices[%lld] = %lld does not fit %lld updates in %lld slots",
+                            (long long)b, (long long)w, (long long)seq, (long long)max);
+        for (int64_t m = 0; m < mid && st == STRATA_OK; m++)
+            for (int64_t s = 0; s < seq && st == STRATA_OK; s++) {
+                int64_t t = circular ? (w + s) % max : w + s;
+                st = tensor_util_copy(out[0], ((b * mid + m) * max + t) * inner, u,
+                                      ((b * mid + m) * seq + s) * inner, inner);
+            }
+    }
+    return st;
 }

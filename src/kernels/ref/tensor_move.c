@@ -291,6 +291,10 @@ static strata_status slice_plan_make(const op_node *n, const strata_tensor *cons
         int64_t step = have_steps ? steps[i] : 1;
         if (step == 0) return op_error(n, STRATA_INVALID_MODEL, "step on axis %d is 0", a);
         int64_t dim = x->dims[a];
+        if (dim >= 0) { /* |step| > dim selects at most one element: clamp to avoid overflow */
+            int64_t lim = dim > 0 ? dim : 1;
+            step = step > lim ? lim : step < -lim ? -lim : step;
+        }
         p->step[a] = step;
         if (dim < 0) {
             p->dims[a] = -1;

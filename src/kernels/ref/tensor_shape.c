@@ -70,7 +70,8 @@ strata_status tensor_shape_reshape_infer(const op_node *n, const strata_tensor *
         }
         dims[i] = d;
         if (d < 0) unknown = true;
-        else known_prod *= d;
+        else if (__builtin_mul_overflow(known_prod, d, &known_prod) || known_prod > STRATA_MAX_ELEMENTS)
+            return op_error(n, STRATA_INVALID_ARGUMENT, "target shape has more than 2^40 elements");
     }
     int64_t total = tensor_util_numel(x);
     if (infer_at >= 0) {
@@ -244,6 +245,9 @@ strata_status tensor_shape_dropout_infer(const op_node *n, const strata_tensor *
 {
     strata_status st = need_input(n, in, 0, "data");
     if (st != STRATA_OK) return st;
+    if (!dtype_is_float(in[0]->dtype))
+        return op_error(n, STRATA_UNSUPPORTED, "dtype %s (float types only)",
+                        strata_dtype_name(in[0]->dtype));
     bool training;
     st = dropout_training(n, in, &training);
     if (st != STRATA_OK && st != STRATA_NOT_FOUND) return st;

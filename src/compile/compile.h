@@ -1,0 +1,36 @@
+/* compile/compile.h — the compile layer's interface: a pipeline of graph passes that turns a
+ * model into a faster equivalent graph for this machine (still runnable by ir/eval, so every
+ * pass is checked against the reference), then lowering to a plan. */
+#ifndef STRATA_COMPILE_H
+#define STRATA_COMPILE_H
+
+#include "serialize/serialize.h"
+
+#define STRATA_FUSED_DOMAIN "com.strata" /* ops the compiler creates (kernels/ref/fused.c) */
+#define COMPILE_FOLD_LIMIT_BYTES (1u << 20)  /* constant folding never makes a bigger tensor */
+
+/* An input shape range: MIN:OPT:MAX per dim (all equal for a fixed --shape). */
+typedef struct compile_shape {
+    char name[128];                 /* graph input name */
+    int rank;                       /* dims below */
+    int64_t min[STRATA_MAX_DIMS];   /* smallest extent accepted at run time */
+    int64_t opt[STRATA_MAX_DIMS];   /* extent tactics are chosen for */
+    int64_t max[STRATA_MAX_DIMS];   /* extent the memory plan is sized for */
+} compile_shape;
+
+typedef struct compile_options {
+    compile_shape shapes[16];       /* --shape / --profile per input */
+    int n_shapes;
+    const char *dump_dir;           /* write the graph after each pass here, or NULL */
+    bool verbose;                   /* print one line per pass with its change count */
+} compile_options;
+
+/* Runs the pass pipeline (compile/passes.def) over m's main graph in place, verifying the
+ * graph after every pass. */
+strata_status compile_optimize(ir_model *m, const compile_options *o);
+
+/* Parses "NAME=1x3x224x224" (fixed) or "NAME=1x3x224x224:8x3x224x224:32x3x224x224"
+ * (min:opt:max) into s. */
+strata_status compile_parse_shape(const char *spec, compile_shape *s);
+
+#endif

@@ -1,0 +1,30 @@
+/* compile/internal.h — what the compile layer's files share: the pass signature and the
+ * helpers passes use to look at nodes. Not included from outside src/compile. */
+#ifndef STRATA_COMPILE_INTERNAL_H
+#define STRATA_COMPILE_INTERNAL_H
+
+#include "compile.h"
+
+/* A pass rewrites g in place and counts what it changed. */
+typedef strata_status (*pass_fn)(ir_model *m, ir_graph *g, const compile_options *o,
+                                 int *n_changed);
+
+#define PASS(name, text) strata_status pass_##name(ir_model *m, ir_graph *g, \
+                                                   const compile_options *o, int *n_changed);
+#include "passes.def"
+#undef PASS
+
+/* The node (index) that produces value id, or -1. Requires verified producers. */
+int node_producer(const ir_graph *g, int id);
+/* True when node n is op_type in the default ONNX domain. */
+bool node_is(const ir_node *n, const char *op_type);
+/* The initializer of value id (not overridable by a graph input), or NULL. */
+const strata_tensor *value_const(const ir_graph *g, int id);
+/* The value's static shape is fully known. */
+bool value_shape_known(const ir_value *v);
+/* Makes the model import the com.strata domain (for fused ops). */
+strata_status model_import_fused(ir_model *m);
+/* Turns node n into the fused op op_type of com.strata (attributes kept). */
+strata_status node_make_fused(ir_node *n, const char *op_type);
+
+#endif

@@ -1,0 +1,144 @@
+/* kernels/ref/fused.c — reference versions of the fused ops the compiler creates (domain
+ * "com.strata"): FusedConv / FusedGemm / FusedMatMul = the ONNX op, then an optional residual
+ * input Z added, then an activation; and Gelu (erf form) for graphs older than opset 20.
+ * They are the oracle for the fast fused kernels and keep a fused graph runnable by ir/eval. */
+#include <math.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+
+#define STRATA_DOMAIN "com.strata"
+#define BASE_OPSET 21 /* the ONNX opset whose Conv/Gemm/MatMul semantics the fused ops extend */
+
+/* Activation named by the node's "activation" attribute, applied in place over n floats. */
+typedef struct activation {
+    int kind;          /* 0 none, 1 relu, 2 clip, 3 sigmoid, 4 leaky relu, 5 gelu, 6 silu, 7 tanh */
+    float lo, hi;      /* clip bounds */
+    float alpha;       /* leaky relu slope */
+} activation;
+
+static strata_status parse_activation(const op_node *n, activation *a)
+{
+    const char *name = op_attr_string(n, "activation", "");
+    memset(a, 0, sizeof *a);
+    a->lo = op_attr_float(n, "activation_min", -INFINITY);
+    a->hi = op_attr_float(n, "activation_max", INFINITY);
+    a->alpha = op_attr_float(n, "activation_alpha", 0.01f);
+    static const char *const names[] = {"", "Relu", "Clip", "Sigmoid", "LeakyRelu", "Gelu", "Silu", "Tanh"};
+    for (size_t k = 0; k < ARRAY_LEN(names); k++)
+        if (strcmp(name, names[k]) == 0) {
+            a->kind = (int)k;
+            return STRATA_OK;
+        }
+    return op_error(n, STRATA_INVALID_MODEL, "unknown activation '%s'", name);
+}
+
+static double activate(const activation *a, double x)
+{
+    switch (a->kind) {
+    case 1: return x > 0 ? x : 0;
+    case 2: return x < a->lo ? a->lo : x > a->hi ? a->hi : x;
+    case 3: return 1.0 / (1.0 + exp(-x));
+    case 4: return x >= 0 ? x : a->alpha * x;
+    case 5: return 0.5 * x * (1.0 + erf(x / sqrt(2.0)));
+    case 6: return x / (1.0 + exp(-x));
+    case 7: return tanh(x);
+    default: return x;
+    }
+}
+
+/* The node as the underlying ONNX op sees it: at most base_inputs inputs. */
+static const op_def *base_op(const op_node *n, size_t base_inputs, op_node *base)
+{
+    *base = *n;
+    base->domain = "";
+    base->opset = BASE_OPSET;
+    base->op_type = strcmp(n->op_type, "FusedConv") == 0   ? "Conv"
+                    : strcmp(n->op_type, "FusedGemm") == 0 ? "Gemm"
+                                                            : "MatMul";
+    if (base->n_inputs > base_inputs) base->n_inputs = base_inputs;
+    return ref_op_find("", base->op_type, BASE_OPSET);
+}
+
+static size_t base_inputs_of(const op_node *n)
+{
+    if (strcmp(n->op_type, "FusedConv") == 0) return 3;  /* X, W, B | Z */
+    if (strcmp(n->op_type, "FusedGemm") == 0) return 3;  /* A, B, C | Z */
+    return 2;                                             /* A, B | bias, Z */
+}
+
+static strata_status fused_infer(const op_node *n, const strata_tensor *const *in,
+                                 strata_tensor *const *out)
+{
+    op_node base;
+    const op_def *d = base_op(n, base_inputs_of(n), &base);
+    if (!d) return op_error(n, STRATA_INTERNAL, "no reference op for %s", base.op_type);
+    activation a;
+    strata_status st = parse_activation(n, &a);
+    if (st != STRATA_OK) return st;
+    return d->infer(&base, in, out);
+}
+
+static strata_status fused_compute(const op_node *n, const strata_tensor *const *in,
+                                   strata_tensor *const *out)
+{
+    op_node base;
+    size_t nb = base_inputs_of(n);
+    const op_def *d = base_op(n, nb, &base);
+    activation a;
+    strata_status st = parse_activation(n, &a);
+    if (st != STRATA_OK) return st;
+    if (!d) return op_error(n, STRATA_INTERNAL, "no reference op for %s", base.op_type);
+    st = d->compute(&base, in, out);
+    if (st != STRATA_OK) return st;
+    strata_tensor *y = out[0];
+    int64_t count = strata_tensor_numel(y);
+    const strata_tensor *bias = NULL, *z = NULL;
+    if (strcmp(n->op_type, "FusedMatMul") == 0) {
+        bias = op_input(n, in, 2);
+        z = op_input(n, in, 3);
+    } else {
+        z = op_input(n, in, 3);
+    }
+    if (!dtype_is_float(y->dtype))
+        return op_error(n, STRATA_UNSUPPORTED, "fused ops run on float tensors, not %s",
+                        strata_dtype_name(y->dtype));
+    if (bias && (bias->rank != 1 || y->rank < 1 || bias->dims[0] != y->dims[y->rank - 1]))
+        return op_error(n, STRATA_INVALID_MODEL, "bias must be [N] with N the last output dim");
+    if (z && (z->rank != y->rank || memcmp(z->dims, y->dims, (size_t)y->rank * sizeof y->dims[0]) != 0))
+        return op_error(n, STRATA_INVALID_MODEL, "residual input must have the output's shape");
+    int64_t last = y->rank ? y->dims[y->rank - 1] : 1;
+    for (int64_t i = 0; i < count; i++) {
+        double v = tensor_get_f64(y, i);
+        if (bias) v += tensor_get_f64(bias, i % last);
+        if (z) v += tensor_get_f64(z, i);
+        tensor_set_f64(y, i, activate(&a, v));
+    }
+    return STRATA_OK;
+}
+
+static strata_status gelu_infer(const op_node *n, const strata_tensor *const *in,
+                                strata_tensor *const *out)
+{
+    if (n->n_inputs < 1 || !in[0]) return op_error(n, STRATA_INVALID_MODEL, "needs an input");
+    if (!dtype_is_float(in[0]->dtype))
+        return op_error(n, STRATA_UNSUPPORTED, "Gelu runs on float tensors");
+    return tensor_set_shape(out[0], in[0]->dtype, in[0]->rank, in[0]->dims);
+}
+
+static strata_status gelu_compute(const op_node *n, const strata_tensor *const *in,
+                                  strata_tensor *const *out)
+{
+    activation a = {5, 0, 0, 0};
+    int64_t count = strata_tensor_numel(in[0]);
+    for (int64_t i = 0; i < count; i++) tensor_set_f64(out[0], i, activate(&a, tensor_get_f64(in[0], i)));
+    return STRATA_OK;
+}
+
+const op_def ref_ops_fused[] = {
+    {"FusedConv", STRATA_DOMAIN, 1, fused_infer, fused_compute},
+    {"FusedGemm", STRATA_DOMAIN, 1, fused_infer, fused_compute},
+    {"FusedMatMul", STRATA_DOMAIN, 1, fused_infer, fused_compute},
+    {"Gelu", STRATA_DOMAIN, 1, gelu_infer, gelu_compute},
+    {NULL, NULL, 0, NULL, NULL},
+};

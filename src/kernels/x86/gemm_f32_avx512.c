@@ -1,0 +1,150 @@
+/* kernels/x86/gemm_f32_avx512.c — the AVX-512 f32 GEMM microkernel gemm_f32_14x32__avx512:
+ * 14 rows x 32 columns of C in 28 zmm accumulators, one broadcast A element times two B vectors
+ * per FMA pair, masked stores for column tails, fused epilogue. Built with -mavx512*; called
+ * only when cpu_features() has CPU_AVX512. */
+#include <immintrin.h>
+
+#include "kernels/gemm.h"
+
+#define MR 14
+#define NR 32
+
+#define INLINE static inline __attribute__((always_inline))
+
+/* e^x for x in float range, ~2 ulp: x = n ln2 + r, |r| <= ln2/2, degree-6 Taylor in r. */
+INLINE __m512 exp_ps(__m512 x)
+{
+    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.33f)), _mm512_set1_ps(88.72f));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.0f / 720);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, n);
+}
+
+/* erfc(z) for z >= 0, fractional error < 1.2e-7 (Numerical Recipes' Chebyshev fit). */
+INLINE __m512 erfc_pos_ps(__m512 z)
+{
+    __m512 t = _mm512_div_ps(_mm512_set1_ps(1.0f),
+                             _mm512_fmadd_ps(z, _mm512_set1_ps(0.5f), _mm512_set1_ps(1.0f)));
+    static const float c[] = {0.17087277f,  -0.82215223f, 1.48851587f, -1.13520398f,
+                              0.27886807f,  -0.18628806f, 0.09678418f, 0.37409196f,
+                              1.00002368f,  -1.26551223f};
+    __m512 p = _mm512_set1_ps(c[0]);
+    for (int i = 1; i < 10; i++) p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(c[i]));
+    p = _mm512_fnmadd_ps(z, z, p);
+    return _mm512_mul_ps(t, exp_ps(p));
+}
+
+static __m512 act_ps(__m512 x, gemm_act act)
+{
+    const __m512 one = _mm512_set1_ps(1.0f);
+    switch (act) {
+    case GEMM_ACT_SIGMOID:
+        return _mm512_div_ps(one, _mm512_add_ps(one, exp_ps(_mm512_sub_ps(_mm512_setzero_ps(), x))));
+    case GEMM_ACT_SILU:
+        return _mm512_div_ps(x, _mm512_add_ps(one, exp_ps(_mm512_sub_ps(_mm512_setzero_ps(), x))));
+    case GEMM_ACT_GELU: {
+        /* x/2 * (1 + erf(x/sqrt2)) = x/2 * erfc(-x/sqrt2): erfc(|z|) or 2 - erfc(|z|). */
+        __m512 z = _mm512_mul_ps(_mm512_abs_ps(x), _mm512_set1_ps(0.70710678f));
+        __m512 e = erfc_pos_ps(z);
+        __mmask16 pos = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_GT_OQ);
+        e = _mm512_mask_sub_ps(e, pos, _mm512_set1_ps(2.0f), e);
+        return _mm512_mul_ps(_mm512_mul_ps(x, _mm512_set1_ps(0.5f)), e);
+    }
+    default:
+        return x;
+    }
+}
+
+/* The transcendental activations, applied over a stored tile (still in L1). */
+static __attribute__((noinline)) void act_tile(float *c, int64_t ldc, int m, int n, gemm_act act)
+{
+    for (int i = 0; i < m; i++) {
+        float *row = c + i * ldc;
+        for (int j = 0; j < n; j += 16) {
+            __mmask16 k = n - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - j)) - 1);
+            _mm512_mask_storeu_ps(row + j, k, act_ps(_mm512_maskz_loadu_ps(k, row + j), act));
+        }
+    }
+}
+
+/* alpha/beta, bias, residual, relu/clip for one 16-wide piece of row i, columns j..j+16. */
+INLINE void store_vec(__m512 acc, float *c, __mmask16 k, int i, int j, const gemm_tile *t)
+{
+    __m512 v = _mm512_mul_ps(acc, _mm512_set1_ps(t->alpha));
+    if (t->beta != 0.0f) v = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, c), _mm512_set1_ps(t->beta), v);
+    if (t->last) {
+        if (t->bias_kind == GEMM_BIAS_COL)
+            v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(k, t->bias + j));
+        else if (t->bias_kind == GEMM_BIAS_ROW)
+            v = _mm512_add_ps(v, _mm512_set1_ps(t->bias[i]));
+        if (t->residual) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(k, t->residual + i * t->ldr + j));
+        if (t->act == GEMM_ACT_RELU) {
+            v = _mm512_max_ps(_mm512_setzero_ps(), v);
+        } else if (t->act == GEMM_ACT_CLIP) {
+            v = _mm512_min_ps(_mm512_set1_ps(t->act_max), _mm512_max_ps(_mm512_set1_ps(t->act_min), v));
+        }
+    }
+    _mm512_mask_storeu_ps(c, k, v);
+}
+
+/* The kernel body for a compile-time row count ROWS (<= MR); A panel stride stays MR. */
+INLINE void kernel_rows(const int ROWS, int64_t kc, const float *a, const float *b, float *c,
+                        int64_t ldc, int n, const gemm_tile *t)
+{
+    __m512 acc0[MR], acc1[MR];
+#pragma GCC unroll 14
+    for (int i = 0; i < ROWS; i++) {
+        acc0[i] = _mm512_setzero_ps();
+        acc1[i] = _mm512_setzero_ps();
+    }
+    for (int64_t p = 0; p < kc; p++) {
+        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+        _mm_prefetch((const char *)(b + 8 * NR), _MM_HINT_T0);
+#pragma GCC unroll 14
+        for (int i = 0; i < ROWS; i++) {
+            __m512 ai = _mm512_set1_ps(a[i]);
+            acc0[i] = _mm512_fmadd_ps(ai, b0, acc0[i]);
+            acc1[i] = _mm512_fmadd_ps(ai, b1, acc1[i]);
+        }
+        a += MR;
+        b += NR;
+    }
+    __mmask16 k0 = n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1);
+    __mmask16 k1 = n >= 32 ? (__mmask16)0xFFFF : n > 16 ? (__mmask16)((1u << (n - 16)) - 1) : 0;
+#pragma GCC unroll 14
+    for (int i = 0; i < ROWS; i++) {
+        store_vec(acc0[i], c + i * ldc, k0, i, 0, t);
+        if (k1) store_vec(acc1[i], c + i * ldc + 16, k1, i, 16, t);
+    }
+    if (t->last && t->act >= GEMM_ACT_SIGMOID) act_tile(c, ldc, ROWS, n, t->act);
+}
+
+#define ROWS_FN(R)                                                                          \
+    static void rows_##R(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, \
+                         int n, const gemm_tile *t)                                         \
+    {                                                                                       \
+        kernel_rows(R, kc, a, b, c, ldc, n, t);                                             \
+    }
+ROWS_FN(1) ROWS_FN(2) ROWS_FN(3) ROWS_FN(4) ROWS_FN(5) ROWS_FN(6) ROWS_FN(7)
+ROWS_FN(8) ROWS_FN(9) ROWS_FN(10) ROWS_FN(11) ROWS_FN(12) ROWS_FN(13) ROWS_FN(14)
+
+void gemm_f32_14x32__avx512(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
+                            int m, int n, const gemm_tile *t)
+{
+    typedef void (*rows_fn)(int64_t, const float *, const float *, float *, int64_t, int,
+                            const gemm_tile *);
+    static const rows_fn by_rows[MR + 1] = {NULL,     rows_1,  rows_2,  rows_3,  rows_4,
+                                            rows_5,   rows_6,  rows_7,  rows_8,  rows_9,
+                                            rows_10,  rows_11, rows_12, rows_13, rows_14};
+    if (m < 1 || m > MR || n < 1 || n > NR) return;
+    by_rows[m](kc, a, b, c, ldc, n, t);
+}
