@@ -30,6 +30,19 @@ if [ -d "$SHARED/testdata/onnx-backend/node" ]; then
         grep -E '^FAIL' "$BUILD/conformance.log" | head -50
         failed=$((failed + 1))
     fi
+    # the compiled path (passes + plan + executor) must pass every test the reference passes
+    "$BUILD/strata" conformance --compiled "${dirs[@]}" > "$BUILD/conformance-compiled.log" 2>&1
+    grep -E '^all: ' "$BUILD/conformance-compiled.log" | sed 's/^all:/compiled:/'
+    worse=$(comm -13 <(grep -oE '^FAIL [A-Za-z0-9_]+' "$BUILD/conformance.log" | sort) \
+                     <(grep -oE '^FAIL [A-Za-z0-9_]+' "$BUILD/conformance-compiled.log" | sort))
+    if [ -z "$worse" ]; then
+        echo "conformance --compiled: agrees with the reference path on every passing test"
+        passed=$((passed + 1))
+    else
+        echo "FAIL conformance --compiled: fails where the reference passes:"; echo "$worse" | head -20
+        grep -F -f <(echo "$worse" | sed 's/^FAIL //') "$BUILD/conformance-compiled.log" | head -20
+        failed=$((failed + 1))
+    fi
 else
     echo "FAIL conformance: $SHARED/testdata/onnx-backend not found (set STRATA_SHARED)"
     failed=$((failed + 1))

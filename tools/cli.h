@@ -2,6 +2,7 @@
 #ifndef STRATA_CLI_H
 #define STRATA_CLI_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "serialize/serialize.h"
@@ -10,6 +11,22 @@ int cmd_inspect(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_conformance(int argc, char **argv);
 int cmd_compile(int argc, char **argv);
+
+/* An open model or plan with one session (cli_session.c). */
+typedef struct cli_session {
+    strata_plan *plan;            /* plan path (also for ONNX compiled in memory) */
+    strata_model *owned_model;    /* --reference path */
+    const strata_model *model;    /* inputs/outputs of what runs (borrowed) */
+    strata_session *session;
+    double compile_ms;            /* in-memory compile time (0 for a plan file) */
+    double load_ms;               /* plan open + session creation */
+} cli_session;
+
+/* Opens path (plan or ONNX; ONNX is compiled for the given inputs' shapes, or run by the
+ * reference interpreter when reference is true). */
+strata_status cli_session_open(const char *path, size_t n_inputs, const char *const *names,
+                               strata_tensor *const *inputs, bool reference, cli_session *cs);
+void cli_session_close(cli_session *cs);
 
 /* Prints "strata CMD: <status name>: <last error>" to stderr and returns 1. */
 int cli_fail(const char *cmd, strata_status st);

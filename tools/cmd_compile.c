@@ -1,6 +1,6 @@
 /* tools/cmd_compile.c — `strata compile MODEL -o OUT [--shape NAME=DxD | --profile
- * NAME=MIN:OPT:MAX]... [--dump DIR] [-v]`: runs the pass pipeline; OUT.onnx receives the
- * optimized graph as portable ONNX (com.strata fused ops included). */
+ * NAME=MIN:OPT:MAX]... [--dump DIR] [-v]`: runs the pass pipeline and writes a plan file, or,
+ * when OUT ends in .onnx, the optimized graph as portable ONNX (com.strata fused ops). */
 #include <stdio.h>
 #include <string.h>
 
@@ -34,7 +34,7 @@ int cmd_compile(int argc, char **argv)
         }
     }
     if (!path || !out) {
-        fprintf(stderr, "usage: strata compile MODEL -o OUT.onnx [--shape NAME=1x3x224x224 | "
+        fprintf(stderr, "usage: strata compile MODEL -o OUT.plan|OUT.onnx [--shape NAME=1x3x224x224 | "
                         "--profile NAME=MIN:OPT:MAX] [--dump DIR] [-v]\n");
         return 2;
     }
@@ -45,7 +45,9 @@ int cmd_compile(int argc, char **argv)
     uint64_t t0 = clock_now_ns();
     st = compile_optimize(m, &o);
     uint64_t t1 = clock_now_ns();
-    if (st == STRATA_OK) st = onnx_write_model(m, out);
+    size_t n_out = strlen(out);
+    bool onnx_out = n_out > 5 && strcmp(out + n_out - 5, ".onnx") == 0;
+    if (st == STRATA_OK) st = onnx_out ? onnx_write_model(m, out) : compile_write_plan(m, &o, out);
     if (st != STRATA_OK) {
         ir_model_destroy(m);
         return cli_fail("compile", st);

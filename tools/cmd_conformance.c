@@ -115,6 +115,44 @@ static bool compare(const strata_tensor *got, const strata_tensor *want, const c
  * Returns 0 pass, 1 fail, 2 skip. */
 static bool compiled_path; /* --compiled: run the compiler's pipeline first */
 
+/* The compiled path: compile for these inputs' shapes into a plan file, open it, run it. */
+static strata_status run_compiled(const char *model_path, const ir_graph *g, strata_tensor **inputs,
+                                  size_t n_in, strata_tensor **outputs, char *why, size_t n_why)
+{
+    compile_options o;
+    memset(&o, 0, sizeof o);
+    const char *names[MAX_IO];
+    for (size_t i = 0; i < n_in && i < ARRAY_LEN(o.shapes); i++) {
+        compile_shape *s = &o.shapes[o.n_shapes++];
+        names[i] = g->values[g->inputs[i]].name;
+        snprintf(s->name, sizeof s->name, "%s", names[i]);
+        s->rank = inputs[i]->rank;
+        for (int d = 0; d < s->rank; d++) s->min[d] = s->opt[d] = s->max[d] = inputs[i]->dims[d];
+    }
+    char plan_path[64];
+    snprintf(plan_path, sizeof plan_path, "/tmp/strata-conf-%ld.plan", (long)getpid());
+    ir_model *cm = NULL;
+    strata_plan *plan = NULL;
+    strata_session *s = NULL;
+    strata_status st = onnx_read_model(model_path, &cm);
+    if (st == STRATA_OK) st = compile_optimize(cm, &o);
+    if (st == STRATA_OK) st = compile_write_plan(cm, &o, plan_path);
+    ir_model_destroy(cm);
+    if (st != STRATA_OK) {
+        snprintf(why, n_why, "compile error: %s", strata_last_error());
+        unlink(plan_path);
+        return st;
+    }
+    st = strata_plan_open(plan_path, &plan);
+    unlink(plan_path);
+    if (st == STRATA_OK) st = strata_session_create_plan(plan, NULL, &s);
+    if (st == STRATA_OK) st = strata_session_run(s, n_in, names, inputs, 0, NULL, outputs);
+    if (st != STRATA_OK) snprintf(why, n_why, "plan: %s", strata_last_error());
+    strata_session_destroy(s);
+    strata_plan_close(plan);
+    return st;
+}
+
 static int run_one(const char *test_dir, char *why, size_t n_why)
 {
     char path[4096];
@@ -137,10 +175,6 @@ static int run_one(const char *test_dir, char *why, size_t n_why)
                 verdict = 2;
                 goto done;
             }
-    if (compiled_path && (st = compile_optimize(m, NULL)) != STRATA_OK) {
-        snprintf(why, n_why, "compile error: %s", strata_last_error());
-        goto done;
-    }
     const ir_graph *g = m->graph;
     if (g->n_outputs > MAX_IO) {
         snprintf(why, n_why, "more than %d outputs", MAX_IO);
@@ -175,7 +209,13 @@ static int run_one(const char *test_dir, char *why, size_t n_why)
             snprintf(why, n_why, "%zu expected outputs for %zu graph outputs", n_want, g->n_outputs);
             goto done;
         }
-        st = ir_eval(g, NULL, (const strata_tensor *const *)inputs, n_in, outputs, g->n_outputs);
+        if (compiled_path) {
+            snprintf(path, sizeof path, "%s/model.onnx", test_dir);
+            st = run_compiled(path, g, inputs, n_in, outputs, why, n_why);
+            if (st != STRATA_OK) goto done;
+        } else {
+            st = ir_eval(g, NULL, (const strata_tensor *const *)inputs, n_in, outputs, g->n_outputs);
+        }
         if (st != STRATA_OK) {
             snprintf(why, n_why, "%s", strata_last_error());
             goto done;

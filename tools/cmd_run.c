@@ -1,5 +1,6 @@
-/* tools/cmd_run.c — `strata run MODEL -i NAME=x.npy ... [-o DIR] [--labels y.npy]`: runs a
- * model on .npy inputs, writes each output as DIR/<name>.npy and prints a summary; for a 2-D
+/* tools/cmd_run.c — `strata run MODEL|PLAN -i NAME=x.npy ... [-o DIR] [--labels y.npy]
+ * [--reference]`: runs a plan, or an ONNX model compiled in memory (or, with --reference, by the
+ * reference interpreter) on .npy inputs, writes each output as DIR/<name>.npy and prints a summary; for a 2-D
  * float output, the predicted class per row (and the accuracy against --labels). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,8 +40,9 @@ int cmd_run(int argc, char **argv)
     const char *names[MAX_IO];
     strata_tensor *inputs[MAX_IO] = {NULL}, *outputs[MAX_IO] = {NULL}, *labels = NULL;
     size_t n_in = 0;
-    strata_model *m = NULL;
-    strata_session *s = NULL;
+    cli_session cs;
+    memset(&cs, 0, sizeof cs);
+    bool reference = false;
     strata_status st;
     int rc = 1;
     for (int i = 1; i < argc; i++) {
@@ -60,6 +62,8 @@ int cmd_run(int argc, char **argv)
             n_in++;
         } else if ((strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output-dir") == 0) && i + 1 < argc) {
             out_dir = argv[++i];
+        } else if (strcmp(argv[i], "--reference") == 0) {
+            reference = true;
         } else if (strcmp(argv[i], "--labels") == 0 && i + 1 < argc) {
             labels_path = argv[++i];
         } else if (argv[i][0] != '-' && !model_path) {
@@ -70,18 +74,19 @@ int cmd_run(int argc, char **argv)
         }
     }
     if (!model_path) {
-        fprintf(stderr, "usage: strata run MODEL -i NAME=x.npy ... [-o DIR] [--labels y.npy]\n");
+        fprintf(stderr, "usage: strata run MODEL|PLAN -i NAME=x.npy ... [-o DIR] [--labels y.npy] [--reference]\n");
         goto done;
     }
     if (labels_path && (st = strata_npy_read(labels_path, &labels)) != STRATA_OK) {
         cli_fail("run", st);
         goto done;
     }
-    if ((st = strata_model_load(model_path, &m)) != STRATA_OK ||
-        (st = strata_session_create(m, NULL, &s)) != STRATA_OK) {
+    if ((st = cli_session_open(model_path, n_in, names, inputs, reference, &cs)) != STRATA_OK) {
         cli_fail("run", st);
         goto done;
     }
+    const strata_model *m = cs.model;
+    strata_session *s = cs.session;
     size_t n_out = strata_model_output_count(m);
     if (n_out > MAX_IO) {
         fprintf(stderr, "strata run: more than %d outputs\n", MAX_IO);
@@ -101,7 +106,9 @@ int cmd_run(int argc, char **argv)
             goto done;
         }
     }
-    printf("%s: ran in %.3f ms\n", model_path, (double)(t1 - t0) / 1e6);
+    printf("%s: %s%.2f ms to load, ran in %.3f ms\n", model_path,
+           reference ? "reference interpreter, " : cs.compile_ms > 0 ? "compiled in memory, " : "plan, ",
+           cs.compile_ms + cs.load_ms, (double)(t1 - t0) / 1e6);
     for (size_t o = 0; o < n_out; o++) {
         strata_value_info info;
         char desc[200];
@@ -130,7 +137,6 @@ done:
         strata_tensor_destroy(outputs[i]);
     }
     strata_tensor_destroy(labels);
-    strata_session_destroy(s);
-    strata_model_destroy(m);
+    cli_session_close(&cs);
     return rc;
 }

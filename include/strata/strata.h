@@ -11,5 +11,6 @@
 #include "tensor.h"
 #include "model.h"
 #include "runtime.h"
+#include "compile.h"
 
 #endif

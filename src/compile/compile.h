@@ -29,6 +29,11 @@ typedef struct compile_options {
  * graph after every pass. */
 strata_status compile_optimize(ir_model *m, const compile_options *o);
 
+/* Lowers an optimized model (compile_optimize) to a plan file at path: a kernel per node, the
+ * memory plan at the profile's max shapes, the accepted input shapes. Symbolic input dims
+ * without a --shape/--profile are taken as 1. */
+strata_status compile_write_plan(ir_model *m, const compile_options *o, const char *path);
+
 /* Parses "NAME=1x3x224x224" (fixed) or "NAME=1x3x224x224:8x3x224x224:32x3x224x224"
  * (min:opt:max) into s. */
 strata_status compile_parse_shape(const char *spec, compile_shape *s);

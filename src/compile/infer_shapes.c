@@ -32,7 +32,12 @@ strata_status pass_infer_shapes(ir_model *m, ir_graph *g, const compile_options 
         v->rank = cs->rank;
         (*n_changed)++;
     }
-    /* forget what was inferred at load so the new input shapes flow through */
+    graph_forget_shapes(g);
+    return ir_graph_infer_shapes(g);
+}
+
+void graph_forget_shapes(ir_graph *g)
+{
     for (size_t i = 0; i < g->n_nodes; i++)
         for (size_t k = 0; k < g->nodes[i].n_outputs; k++) {
             int id = g->nodes[i].outputs[k];
@@ -46,5 +51,4 @@ strata_status pass_infer_shapes(ir_model *m, ir_graph *g, const compile_options 
                 v->dims[d] = -1;
             }
         }
-    return ir_graph_infer_shapes(g);
 }

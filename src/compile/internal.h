@@ -27,4 +27,18 @@ strata_status model_import_fused(ir_model *m);
 /* Turns node n into the fused op op_type of com.strata (attributes kept). */
 strata_status node_make_fused(ir_node *n, const char *op_type);
 
+/* Forgets the inferred shapes of node outputs (before inferring with other input shapes). */
+void graph_forget_shapes(ir_graph *g);
+
+/* ---- memory planning (memory_plan.c) ------------------------------------------------------ */
+
+typedef struct mem_request {
+    uint64_t n_bytes;   /* tensor size at the max shape */
+    int first, last;    /* steps that write it first and read it last (inclusive) */
+    uint64_t offset;    /* out: arena offset, 64-byte aligned */
+} mem_request;
+
+/* Places every request in one arena so that tensors alive at the same step never overlap. */
+strata_status memory_plan(mem_request *r, size_t n, uint64_t *arena_bytes);
+
 #endif

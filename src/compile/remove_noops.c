@@ -49,6 +49,8 @@ strata_status pass_remove_noops(ir_model *m, ir_graph *g, const compile_options 
         int in = n->inputs[0], out = n->outputs[0];
         if (!ir_graph_is_output(g, out)) {
             ir_graph_replace_uses(g, out, in);
+            uses[in] += uses[out] - 1; /* out's readers now read in; this node no longer does */
+            uses[out] = 0;
             n->dead = true;
             (*n_changed)++;
             continue;

@@ -155,7 +155,7 @@ typedef struct mapped_file {
     const uint8_t *data;    /* the file's bytes (read-only mapping, or heap copy) */
     size_t n_bytes;         /* file size */
     char *path;             /* path as opened, for messages */
-    int is_heap;            /* data came from mem_alloc (load_bytes), not mmap */
+    int is_heap;            /* 0 mmap, 1 heap copy (from bytes), 2 borrowed view (not freed) */
 } mapped_file;
 
 /* Maps a whole file read-only. IO_ERROR with the path and errno text on failure. */
@@ -165,9 +165,42 @@ strata_status mapped_file_from_bytes(const void *bytes, size_t n_bytes, const ch
                                      mapped_file **out);
 void mapped_file_close(mapped_file *f);
 
+/* ---- scratch (alloc.c): allocation-free runs --------------------------------------------------
+ * While a scratch is active on a thread, mem_alloc/mem_calloc/mem_alloc_aligned on that thread
+ * take memory from it (bump allocation, freed all at once by the next scratch_begin); what does
+ * not fit falls back to the heap and raises the high-water mark, so that the owner can grow
+ * the scratch between runs (scratch_reserve). A run at a shape seen before then allocates
+ * nothing. mem_free of scratch memory is a no-op. */
+typedef struct scratch_arena {
+    uint8_t *base;        /* the block, 64-byte aligned (owned) */
+    size_t cap;           /* its size */
+    size_t used;          /* bytes handed out since scratch_begin */
+    size_t high;          /* most bytes one run wanted (including what fell back) */
+    size_t n_fallback;    /* allocations that went to the heap in this run */
+    void **fallback;      /* those still allocated: freed by the next scratch_begin/release */
+    uint8_t *fallback_aligned; /* per entry: 1 when it came from mem_alloc_aligned */
+    size_t n_live, cap_live;   /* entries in fallback */
+} scratch_arena;
+
+/* Makes s the active scratch of this thread and empties it. */
+void scratch_begin(scratch_arena *s);
+/* Deactivates the thread's scratch. */
+void scratch_end(void);
+/* Grows s to at least its high-water mark (outside a run); OUT_OF_MEMORY on failure. */
+strata_status scratch_reserve(scratch_arena *s);
+void scratch_release(scratch_arena *s);
+
+/* ---- hashing (hash.c) ------------------------------------------------------------------------ */
+
+/* 64-bit content hash of n bytes (fast, not cryptographic). */
+uint64_t hash64(const void *data, size_t n, uint64_t seed);
+
 /* ---- time (clock.c) ------------------------------------------------------------------------ */
 
 /* Monotonic time in nanoseconds. */
 uint64_t clock_now_ns(void);
+
+#include "cpu.h"
+#include "thread_pool.h"
 
 #endif

@@ -1,13 +1,15 @@
-/* core/thread_pool.c — fixed worker threads for parallel_for. A call publishes the job and
- * bumps a generation counter; workers (spinning briefly, then on a condvar) take indices from
- * one atomic counter alongside the caller, who then waits for every worker to check out. */
+/* core/thread_pool.c — fixed worker threads for parallel_for. A call publishes the job under
+ * an even generation number; workers (spinning briefly, then on a condvar) join it, take
+ * indices from one atomic counter alongside the caller, and count finished tasks; the caller
+ * returns when all tasks are done, without waiting for workers that never woke up. */
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <string.h>
 
 #include "core/thread_pool.h"
 
-#define SPIN_ROUNDS 20000 /* polls before a worker or the caller sleeps (~tens of us) */
+#define SPIN_ROUNDS 4000 /* polls before a worker or the caller sleeps (tens of us) */
 
 typedef struct worker {
     struct thread_pool *pool; /* owner */
@@ -22,11 +24,12 @@ struct thread_pool {
     pthread_mutex_t call_lock;      /* one parallel_for at a time; trylock: busy -> serial */
     pthread_mutex_t lock;           /* guards sleeping on the condvars */
     pthread_cond_t wake;            /* new generation or shutdown */
-    pthread_cond_t done;            /* last worker checked out */
-    atomic_uint_fast64_t generation;/* bumped once per parallel_for */
+    pthread_cond_t done;            /* the last task finished */
+    atomic_uint_fast64_t generation;/* odd while a job is being published, even when open */
     atomic_int stop;                /* destroy asked the workers to leave */
-    atomic_int n_checked_out;       /* workers finished with the current generation */
+    atomic_int n_active;            /* workers inside the current job */
     atomic_int_fast64_t next;       /* next task index to take */
+    atomic_int_fast64_t n_done;     /* tasks finished in the current job */
     int64_t n_tasks;                /* current job */
     thread_pool_task task;
     void *arg;
@@ -39,13 +42,27 @@ static inline void cpu_relax(void)
 #endif
 }
 
-static void run_tasks(thread_pool *p, int thread_index)
+/* Takes and runs tasks until none are left; returns how many this thread ran. */
+static int64_t run_tasks(thread_pool *p, int thread_index)
 {
-    int64_t n = p->n_tasks;
+    int64_t n = p->n_tasks, ran = 0;
     for (;;) {
         int64_t i = atomic_fetch_add_explicit(&p->next, 1, memory_order_relaxed);
         if (i >= n) break;
         p->task(p->arg, i, thread_index);
+        ran++;
+    }
+    return ran;
+}
+
+/* Adds ran to the finished count; the thread that finishes the last task wakes the caller. */
+static void finish_tasks(thread_pool *p, int64_t ran)
+{
+    if (ran == 0) return;
+    if (atomic_fetch_add_explicit(&p->n_done, ran, memory_order_acq_rel) + ran == p->n_tasks) {
+        pthread_mutex_lock(&p->lock);
+        pthread_cond_signal(&p->done);
+        pthread_mutex_unlock(&p->lock);
     }
 }
 
@@ -55,26 +72,28 @@ static void *worker_main(void *vw)
     thread_pool *p = w->pool;
     uint64_t seen = 0;
     for (;;) {
-        uint64_t g = atomic_load_explicit(&p->generation, memory_order_acquire);
-        for (int s = 0; g == seen && s < SPIN_ROUNDS && !atomic_load(&p->stop); s++) {
+        /* Wait for an open generation other than the one already served. */
+        uint64_t g = atomic_load(&p->generation);
+        for (int s = 0; (g == seen || (g & 1)) && s < SPIN_ROUNDS && !atomic_load(&p->stop); s++) {
             cpu_relax();
-            g = atomic_load_explicit(&p->generation, memory_order_acquire);
+            g = atomic_load(&p->generation);
         }
-        if (g == seen) {
+        if (g == seen || (g & 1)) {
             pthread_mutex_lock(&p->lock);
-            while ((g = atomic_load(&p->generation)) == seen && !atomic_load(&p->stop))
+            while (((g = atomic_load(&p->generation)) == seen || (g & 1)) && !atomic_load(&p->stop))
                 pthread_cond_wait(&p->wake, &p->lock);
             pthread_mutex_unlock(&p->lock);
         }
         if (atomic_load(&p->stop)) break;
-        seen = g;
-        run_tasks(p, w->index);
-        if (atomic_fetch_add_explicit(&p->n_checked_out, 1, memory_order_acq_rel) + 1 ==
-            p->n_started) {
-            pthread_mutex_lock(&p->lock);
-            pthread_cond_signal(&p->done);
-            pthread_mutex_unlock(&p->lock);
+        /* Join; if the caller closed the generation meanwhile, back off (see parallel_for). */
+        atomic_fetch_add(&p->n_active, 1);
+        if (atomic_load(&p->generation) != g) {
+            atomic_fetch_sub(&p->n_active, 1);
+            continue;
         }
+        seen = g;
+        finish_tasks(p, run_tasks(p, w->index));
+        atomic_fetch_sub(&p->n_active, 1);
     }
     return NULL;
 }
@@ -90,8 +109,9 @@ strata_status thread_pool_create(int n_threads, thread_pool **out)
     p->n_threads = n_threads;
     atomic_init(&p->generation, 0);
     atomic_init(&p->stop, 0);
-    atomic_init(&p->n_checked_out, 0);
+    atomic_init(&p->n_active, 0);
     atomic_init(&p->next, 0);
+    atomic_init(&p->n_done, 0);
     pthread_mutex_init(&p->call_lock, NULL);
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->wake, NULL);
@@ -146,26 +166,33 @@ void thread_pool_parallel_for(thread_pool *p, int64_t n_tasks, thread_pool_task 
         for (int64_t i = 0; i < n_tasks; i++) task(arg, i, 0);
         return;
     }
-    /* Workers of the previous generation have all checked out, so nobody reads these now. */
+    /* Close the generation (odd), wait until no worker is inside the last job, publish, open.
+     * A worker joins by incrementing n_active and then re-reading the generation; with
+     * sequentially consistent atomics either we see its increment and wait, or it sees the
+     * odd generation and backs off, so nobody runs the old job against the new fields. */
+    atomic_fetch_add(&p->generation, 1);
+    for (int s = 0; atomic_load(&p->n_active) != 0; s++)
+        if (s > SPIN_ROUNDS) sched_yield();
+        else cpu_relax();
     p->n_tasks = n_tasks;
     p->task = task;
     p->arg = arg;
-    atomic_store_explicit(&p->next, 0, memory_order_relaxed);
-    atomic_store_explicit(&p->n_checked_out, 0, memory_order_relaxed);
+    atomic_store(&p->next, 0);
+    atomic_store(&p->n_done, 0);
     pthread_mutex_lock(&p->lock);
-    atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
+    atomic_fetch_add(&p->generation, 1);
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->lock);
 
-    run_tasks(p, 0);
+    finish_tasks(p, run_tasks(p, 0));
 
     for (int s = 0; s < SPIN_ROUNDS; s++) {
-        if (atomic_load_explicit(&p->n_checked_out, memory_order_acquire) == p->n_started) break;
+        if (atomic_load_explicit(&p->n_done, memory_order_acquire) == n_tasks) break;
         cpu_relax();
     }
-    if (atomic_load_explicit(&p->n_checked_out, memory_order_acquire) != p->n_started) {
+    if (atomic_load_explicit(&p->n_done, memory_order_acquire) != n_tasks) {
         pthread_mutex_lock(&p->lock);
-        while (atomic_load(&p->n_checked_out) != p->n_started) pthread_cond_wait(&p->done, &p->lock);
+        while (atomic_load(&p->n_done) != n_tasks) pthread_cond_wait(&p->done, &p->lock);
         pthread_mutex_unlock(&p->lock);
     }
     pthread_mutex_unlock(&p->call_lock);

@@ -8,12 +8,6 @@
 #include "ir.h"
 #include "kernels/kernels.h"
 
-struct ir_scope {
-    const ir_graph *g;        /* the graph whose values these are */
-    strata_tensor **vals;     /* value id → current tensor, or NULL */
-    bool *owned;              /* value id → vals[id] is ours to destroy */
-    const ir_scope *parent;   /* enclosing scope for outer references */
-};
 
 static const strata_tensor *scope_lookup(const ir_scope *s, const char *name)
 {
@@ -651,6 +645,22 @@ done:
     mem_free(in_buf);
     mem_free(out_buf);
     return st;
+}
+
+bool ir_is_control_op(const ir_node *n)
+{
+    return n->domain[0] == 0 && (strcmp(n->op_type, "If") == 0 || strcmp(n->op_type, "Loop") == 0 ||
+                                 strcmp(n->op_type, "Scan") == 0);
+}
+
+strata_status ir_eval_control(const ir_node *n, const ir_scope *scope,
+                              const strata_tensor *const *in, strata_tensor **out)
+{
+    for (size_t j = 0; j < n->n_outputs; j++) out[j] = NULL;
+    if (strcmp(n->op_type, "If") == 0) return run_if(n, scope, in, out, 0);
+    if (strcmp(n->op_type, "Loop") == 0) return run_loop(n, scope, in, out, 0);
+    if (strcmp(n->op_type, "Scan") == 0) return run_scan(n, scope, in, out, 0);
+    return error_set(STRATA_INTERNAL, "node '%s' (%s) is not a control-flow op", n->name, n->op_type);
 }
 
 strata_status ir_eval(const ir_graph *g, const ir_scope *outer, const strata_tensor *const *inputs,

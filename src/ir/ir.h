@@ -157,7 +157,20 @@ typedef struct ir_eval_options {
  * input with an initializer at its default). outputs[j] receive new tensors for g's outputs in
  * order (caller destroys). For subgraphs, outer is a lookup of enclosing values. */
 typedef struct ir_scope ir_scope;
+struct ir_scope {
+    const ir_graph *g;        /* the graph whose values these are */
+    strata_tensor **vals;     /* value id → current tensor, or NULL */
+    bool *owned;              /* value id → vals[id] is ours to destroy (NULL: none owned) */
+    const ir_scope *parent;   /* enclosing scope for outer references */
+};
 strata_status ir_eval(const ir_graph *g, const ir_scope *outer, const strata_tensor *const *inputs,
                       size_t n_inputs, strata_tensor **outputs, size_t n_outputs);
+
+/* Runs one control-flow node (If, Loop, Scan) of scope->g whose input tensors are in; its
+ * subgraphs see the values of scope (and its parents). out[j] receive new tensors. */
+strata_status ir_eval_control(const ir_node *n, const ir_scope *scope,
+                              const strata_tensor *const *in, strata_tensor **out);
+/* True for the ops ir_eval_control runs. */
+bool ir_is_control_op(const ir_node *n);
 
 #endif

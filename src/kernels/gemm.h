@@ -52,7 +52,7 @@ typedef enum gemm_act {
 typedef struct gemm_epilogue {
     gemm_bias bias_kind;   /* which bias, if any */
     const float *bias;     /* N (COL) or M (ROW) floats; ignored for NONE */
-    const float *residual; /* R[M,N] added elementwise, or NULL; may equal C only if ldr==ldc */
+    const float *residual; /* R[M,N] added elementwise, or NULL; must not overlap C */
     int64_t ldr;           /* row stride of residual in elements (>= N) */
     gemm_act act;          /* activation */
     float act_min, act_max;/* CLIP bounds (act_min <= act_max) */
@@ -62,7 +62,7 @@ typedef struct gemm_epilogue {
  * elements. op(A) is M x K: A is M x K (lda >= K), or K x M when trans_a (lda >= M); likewise
  * op(B) is K x N: B is K x N (ldb >= N), or N x K when trans_b (ldb >= K). beta == 0 means C is
  * not read (may hold garbage or NaN), as in BLAS. A, B, bias and residual must not overlap C
- * (except residual == C with ldr == ldc). Any K >= 0; K == 0 gives beta*C + epilogue. */
+ * (to add C itself use beta = 1). Any K >= 0; K == 0 gives beta*C + epilogue. */
 typedef struct gemm_args {
     int64_t M, N, K;        /* sizes (>= 0) */
     const float *A;         /* left operand, see trans_a */

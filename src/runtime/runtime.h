@@ -1,15 +1,47 @@
-/* runtime/runtime.h — the runtime layer's interface. For now a session runs the model's graph
- * with the reference interpreter (ir/eval); plans and compiled sessions come with the compiler. */
+/* runtime/runtime.h — the runtime layer's shared structs: a plan with its resolved kernels, and
+ * sessions that run either a plan (arena + scratch, executor.c) or a model through the
+ * reference interpreter. */
 #ifndef STRATA_RUNTIME_INTERNAL_H
 #define STRATA_RUNTIME_INTERNAL_H
 
+#include "kernels/kernels.h"
 #include "serialize/serialize.h"
 
+struct strata_plan {
+    plan_view *view;          /* mapping, optimized model, program (owned) */
+    strata_model model;       /* public wrapper of view->model (not owned separately) */
+    const op_def **ops;       /* per step: the kernel (reference op) its name resolves to */
+    int *opsets;              /* per step: opset of the node's domain */
+    int64_t *slot_of;         /* per value of the main graph: slot index or -1 */
+};
+
+/* Per-session state of the executor. */
+typedef struct exec_state {
+    uint8_t *arena;           /* activation arena (plan's arena bytes, 64-byte aligned) */
+    strata_tensor *views;     /* per value: the tensor struct the step writes */
+    strata_tensor **cur;      /* per value: the tensor holding its value in this run */
+    scratch_arena scratch;    /* kernel scratch and run-time sized values */
+    size_t last_allocations;  /* heap allocations the last run made */
+} exec_state;
+
 struct strata_session {
-    const strata_model *model;     /* borrowed; outlives the session */
+    const strata_model *model;     /* reference path: borrowed model, or NULL */
+    const strata_plan *plan;       /* plan path: borrowed plan, or NULL */
     strata_session_options opts;   /* as given (defaults filled) */
     const strata_tensor **feeds;   /* per graph input: scratch for one run */
     strata_tensor **results;       /* per graph output: scratch for one run */
+    exec_state exec;               /* plan path only */
 };
+
+/* executor.c */
+strata_status exec_init(exec_state *e, const strata_plan *p);
+void exec_release(exec_state *e);
+/* Runs the plan on feeds (per graph input, in order; NULL = absent); results[j] point at the
+ * graph outputs' tensors inside the session (valid until the next run). */
+strata_status exec_run(exec_state *e, const strata_plan *p, const strata_tensor *const *feeds,
+                       const strata_tensor **results);
+/* After the results were copied out: grows the scratch to what the run needed, so the next run
+ * at this shape allocates nothing (results from exec_run are invalid afterwards). */
+strata_status exec_grow(exec_state *e);
 
 #endif

@@ -1,20 +1,16 @@
-/* runtime/session.c — sessions: bind caller tensors to a model's inputs by name, run, and hand
- * the outputs back (new tensors, or copied into caller-provided ones). */
+/* runtime/session.c — sessions: bind caller tensors to a model's inputs by name, run (a plan
+ * through the executor, or a model through the reference interpreter), and hand the outputs
+ * back (new tensors, or copied into caller-provided ones). */
 #include <string.h>
 
 #include "runtime.h"
 
-strata_status strata_session_create(const strata_model *m, const strata_session_options *opts,
-                                    strata_session **out)
+static strata_status session_alloc(const ir_graph *g, const strata_session_options *opts,
+                                   strata_session **out)
 {
-    *out = NULL;
-    if (!m || !m->ir || !m->ir->graph)
-        return error_set(STRATA_INVALID_ARGUMENT, "session: no model");
     strata_session *s = mem_calloc(1, sizeof *s);
     if (!s) return error_set(STRATA_OUT_OF_MEMORY, "session: out of memory");
-    s->model = m;
     if (opts) s->opts = *opts;
-    const ir_graph *g = m->ir->graph;
     s->feeds = mem_calloc(g->n_inputs + 1, sizeof *s->feeds);
     s->results = mem_calloc(g->n_outputs + 1, sizeof *s->results);
     if (!s->feeds || !s->results) {
@@ -25,12 +21,46 @@ strata_status strata_session_create(const strata_model *m, const strata_session_
     return STRATA_OK;
 }
 
+strata_status strata_session_create(const strata_model *m, const strata_session_options *opts,
+                                    strata_session **out)
+{
+    *out = NULL;
+    if (!m || !m->ir || !m->ir->graph)
+        return error_set(STRATA_INVALID_ARGUMENT, "session: no model");
+    strata_status st = session_alloc(m->ir->graph, opts, out);
+    if (st == STRATA_OK) (*out)->model = m;
+    return st;
+}
+
+strata_status strata_session_create_plan(const strata_plan *p, const strata_session_options *opts,
+                                         strata_session **out)
+{
+    *out = NULL;
+    if (!p) return error_set(STRATA_INVALID_ARGUMENT, "session: no plan");
+    strata_session *s;
+    strata_status st = session_alloc(p->view->model->graph, opts, &s);
+    if (st != STRATA_OK) return st;
+    s->plan = p;
+    if ((st = exec_init(&s->exec, p)) != STRATA_OK) {
+        strata_session_destroy(s);
+        return st;
+    }
+    *out = s;
+    return STRATA_OK;
+}
+
 void strata_session_destroy(strata_session *s)
 {
     if (!s) return;
+    if (s->plan) exec_release(&s->exec);
     mem_free(s->feeds);
     mem_free(s->results);
     mem_free(s);
+}
+
+size_t strata_session_last_run_allocations(const strata_session *s)
+{
+    return s && s->plan ? s->exec.last_allocations : 0;
 }
 
 static int find_io(const ir_graph *g, const int *ids, size_t n, const char *name)
@@ -46,7 +76,7 @@ strata_status strata_session_run(strata_session *s, size_t n_inputs,
                                  strata_tensor **outputs)
 {
     if (!s) return error_set(STRATA_INVALID_ARGUMENT, "session_run: no session");
-    const ir_graph *g = s->model->ir->graph;
+    const ir_graph *g = s->plan ? s->plan->view->model->graph : s->model->ir->graph;
     memset(s->feeds, 0, g->n_inputs * sizeof *s->feeds);
     for (size_t i = 0; i < n_inputs; i++) {
         if (!input_names || !input_names[i] || !inputs || !inputs[i])
@@ -76,15 +106,22 @@ strata_status strata_session_run(strata_session *s, size_t n_inputs,
             return error_set(STRATA_INVALID_ARGUMENT, "session_run: the model has no output '%s'",
                              output_names[o]);
     }
-    strata_status st = ir_eval(g, NULL, s->feeds, g->n_inputs, s->results, g->n_outputs);
-    if (st != STRATA_OK) return st;
+    strata_status st;
+    if (s->plan)
+        st = exec_run(&s->exec, s->plan, s->feeds, (const strata_tensor **)s->results);
+    else
+        st = ir_eval(g, NULL, s->feeds, g->n_inputs, s->results, g->n_outputs);
+    if (st != STRATA_OK) {
+        if (s->plan) exec_grow(&s->exec);
+        return st;
+    }
     bool created[256] = {false};
     for (size_t o = 0; o < want && st == STRATA_OK; o++) {
         const strata_tensor *r = s->results[map[o]];
         for (size_t p = 0; !r && p < o; p++) /* the same output asked for twice */
             if (map[p] == map[o]) r = outputs[p];
         if (!outputs[o]) {
-            if (r == s->results[map[o]]) {
+            if (!s->plan && r == s->results[map[o]]) { /* reference path: hand over */
                 outputs[o] = s->results[map[o]];
                 s->results[map[o]] = NULL;
             } else {
@@ -112,9 +149,15 @@ strata_status strata_session_run(strata_session *s, size_t n_inputs,
                 strata_tensor_destroy(outputs[o]);
                 outputs[o] = NULL;
             }
-    for (size_t o = 0; o < g->n_outputs; o++) {
-        strata_tensor_destroy(s->results[o]);
-        s->results[o] = NULL;
+    if (s->plan) {
+        memset(s->results, 0, g->n_outputs * sizeof *s->results); /* views, not owned */
+        strata_status grow = exec_grow(&s->exec);
+        if (st == STRATA_OK) st = grow;
+    } else {
+        for (size_t o = 0; o < g->n_outputs; o++) {
+            strata_tensor_destroy(s->results[o]);
+            s->results[o] = NULL;
+        }
     }
     return st;
 }

@@ -28,6 +28,8 @@ typedef struct reader {
     ir_model *m;      /* the model being read, NULL for a standalone tensor */
     int dir_fd;       /* the model's folder, -1 when external data is not allowed */
     bool zero_copy;   /* raw bytes may stay in the buffer (it outlives the tensors) */
+    const uint8_t *region;  /* plan weights for ONNX_PLAN_LOCATION, or NULL */
+    size_t n_region;        /* bytes in region */
     char ctx[320];    /* "node 'x' (Op) attribute 'a'" while reading an attribute, else "" */
 } reader;
 
@@ -450,7 +452,23 @@ static strata_status read_tensor(reader *rd, protobuf_reader msg, strata_tensor 
         goto done;
     }
 
-    if (external) {
+    if (external && rd->region && ext_loc && strcmp(ext_loc, ONNX_PLAN_LOCATION) == 0) {
+        uint64_t eoff = 0, elen = need;
+        if (!ext_off || !parse_u64(ext_off, &eoff) || (ext_len && !parse_u64(ext_len, &elen)) ||
+            elen != need || dt == STRATA_DTYPE_STRING) {
+            st = tensor_error(rd, &msg, start, tn, "bad plan weight reference");
+            goto done;
+        }
+        if (eoff > rd->n_region || elen > rd->n_region - eoff || (eoff % esize) != 0) {
+            st = tensor_error(rd, &msg, start, tn,
+                              "plan weight at offset %llu + %llu bytes is outside the weights "
+                              "section (%zu bytes) or misaligned",
+                              (unsigned long long)eoff, (unsigned long long)elen, rd->n_region);
+            goto done;
+        }
+        st = strata_tensor_wrap(dt, rank, dims, (void *)(uintptr_t)(rd->region + eoff), need, NULL, &t);
+        if (st != STRATA_OK) goto done;
+    } else if (external) {
         if (dt == STRATA_DTYPE_STRING) {
             st = tensor_error(rd, &msg, start, tn, "string tensors cannot be external");
             goto done;
@@ -1234,13 +1252,15 @@ static strata_status open_model_dir(const char *path, int *fd_out)
 }
 
 static strata_status read_model_file(mapped_file *file, const char *path, bool allow_external,
-                                     ir_model **out)
+                                     const uint8_t *region, size_t n_region, ir_model **out)
 {
     *out = NULL;
     reader rd;
     memset(&rd, 0, sizeof rd);
     rd.dir_fd = -1;
     rd.zero_copy = true;
+    rd.region = region;
+    rd.n_region = n_region;
     rd.m = ir_model_create();
     if (!rd.m) {
         mapped_file_close(file);
@@ -1266,7 +1286,7 @@ strata_status onnx_read_model(const char *path, ir_model **out)
     mapped_file *file;
     strata_status st = mapped_file_open(path, &file);
     if (st != STRATA_OK) return st;
-    return read_model_file(file, path, true, out);
+    return read_model_file(file, path, true, NULL, 0, out);
 }
 
 strata_status onnx_read_model_bytes(const void *bytes, size_t n_bytes, const char *name,
@@ -1276,7 +1296,25 @@ strata_status onnx_read_model_bytes(const void *bytes, size_t n_bytes, const cha
     mapped_file *file;
     strata_status st = mapped_file_from_bytes(bytes, n_bytes, name ? name : "<memory>", &file);
     if (st != STRATA_OK) return st;
-    return read_model_file(file, name ? name : "<memory>", false, out);
+    return read_model_file(file, name ? name : "<memory>", false, NULL, 0, out);
+}
+
+strata_status onnx_read_model_view(const uint8_t *bytes, size_t n_bytes, const char *name,
+                                   const uint8_t *weights, size_t n_weights, ir_model **out)
+{
+    *out = NULL;
+    mapped_file *view = mem_calloc(1, sizeof *view);
+    char *p = mem_strdup(name ? name : "<plan>");
+    if (!view || !p) {
+        mem_free(view);
+        mem_free(p);
+        return error_set(STRATA_OUT_OF_MEMORY, "out of memory");
+    }
+    view->data = bytes;
+    view->n_bytes = n_bytes;
+    view->path = p;
+    view->is_heap = 2; /* borrowed: closing frees only the struct */
+    return read_model_file(view, view->path, false, weights, n_weights, out);
 }
 
 strata_status onnx_read_tensor_bytes(const void *bytes, size_t n_bytes, const char *name,

@@ -19,8 +19,15 @@ static void put_nonempty(protobuf_writer *w, uint32_t field, const char *s)
     if (s && s[0]) protobuf_put_string(w, field, s);
 }
 
-static void write_tensor(protobuf_writer *w, uint32_t field, const strata_tensor *t,
-                         const char *name)
+/* Where initializer bytes go: inline (sink == NULL) or placed by a sink (plan files). */
+typedef struct weight_sink {
+    strata_status (*place)(void *ctx, const strata_tensor *t, uint64_t *offset); /* -> offset */
+    void *ctx;
+    strata_status status; /* first failure of place */
+} weight_sink;
+
+static void write_tensor_to(protobuf_writer *w, uint32_t field, const strata_tensor *t,
+                            const char *name, weight_sink *sink)
 {
     size_t mark = protobuf_begin(w, field);
     if (t->rank > 0) {
@@ -34,10 +41,34 @@ static void write_tensor(protobuf_writer *w, uint32_t field, const strata_tensor
         int64_t n = shape_numel(t->rank, t->dims);
         char *const *s = t->data;
         for (int64_t i = 0; i < n; i++) protobuf_put_string(w, 6, s && s[i] ? s[i] : "");
+    } else if (sink && t->n_bytes > 0) {
+        uint64_t off = 0;
+        strata_status st = sink->place(sink->ctx, t, &off);
+        if (st != STRATA_OK && sink->status == STRATA_OK) sink->status = st;
+        char num[32];
+        const char *keys[3] = {"location", "offset", "length"};
+        char vals[3][32];
+        snprintf(vals[0], sizeof vals[0], "%s", ONNX_PLAN_LOCATION);
+        snprintf(vals[1], sizeof vals[1], "%llu", (unsigned long long)off);
+        snprintf(vals[2], sizeof vals[2], "%llu", (unsigned long long)t->n_bytes);
+        (void)num;
+        for (int k = 0; k < 3; k++) {
+            size_t em = protobuf_begin(w, 13);
+            protobuf_put_string(w, 1, keys[k]);
+            protobuf_put_string(w, 2, vals[k]);
+            protobuf_end(w, em);
+        }
+        protobuf_put_varint(w, 14, 1); /* data_location = EXTERNAL */
     } else {
         protobuf_put_bytes(w, 9, t->data, t->n_bytes);
     }
     protobuf_end(w, mark);
+}
+
+static void write_tensor(protobuf_writer *w, uint32_t field, const strata_tensor *t,
+                         const char *name)
+{
+    write_tensor_to(w, field, t, name, NULL);
 }
 
 static void write_value_info(protobuf_writer *w, uint32_t field, const ir_value *v)
@@ -67,7 +98,7 @@ static void write_value_info(protobuf_writer *w, uint32_t field, const ir_value 
 }
 
 static strata_status write_graph(protobuf_writer *w, uint32_t field, const ir_graph *g,
-                                 int depth);
+                                 int depth, weight_sink *sink);
 
 static strata_status write_attr(protobuf_writer *w, const attr *a, int depth)
 {
@@ -87,7 +118,7 @@ static strata_status write_attr(protobuf_writer *w, const attr *a, int depth)
         if (a->t) write_tensor(w, 5, a->t, NULL);
         break;
     case ATTR_GRAPH:
-        if (a->g) st = write_graph(w, 6, a->g, depth + 1);
+        if (a->g) st = write_graph(w, 6, a->g, depth + 1, NULL);
         break;
     case ATTR_FLOATS:
         if (a->n) {
@@ -117,7 +148,7 @@ static strata_status write_attr(protobuf_writer *w, const attr *a, int depth)
         break;
     case ATTR_GRAPHS:
         for (size_t k = 0; k < a->n && st == STRATA_OK; k++)
-            if (a->graphs[k]) st = write_graph(w, 11, a->graphs[k], depth + 1);
+            if (a->graphs[k]) st = write_graph(w, 11, a->graphs[k], depth + 1, NULL);
         break;
     case ATTR_UNDEFINED:
         break;
@@ -140,7 +171,7 @@ static bool in_list(const int *list, size_t n, int id)
 }
 
 static strata_status write_graph(protobuf_writer *w, uint32_t field, const ir_graph *g,
-                                 int depth)
+                                 int depth, weight_sink *sink)
 {
     if (depth > STRATA_MAX_SUBGRAPH_DEPTH)
         return error_set(STRATA_INVALID_MODEL, "onnx write: graph '%s': subgraphs nested deeper "
@@ -166,7 +197,7 @@ static strata_status write_graph(protobuf_writer *w, uint32_t field, const ir_gr
     }
     protobuf_put_string(w, 2, g->name ? g->name : "");
     for (size_t v = 0; v < g->n_values; v++)
-        if (g->values[v].init) write_tensor(w, 5, g->values[v].init, g->values[v].name);
+        if (g->values[v].init) write_tensor_to(w, 5, g->values[v].init, g->values[v].name, sink);
     put_nonempty(w, 10, g->doc_string);
     for (size_t k = 0; k < g->n_inputs; k++) write_value_info(w, 11, &g->values[g->inputs[k]]);
     for (size_t k = 0; k < g->n_outputs; k++) write_value_info(w, 12, &g->values[g->outputs[k]]);
@@ -182,7 +213,8 @@ static strata_status write_graph(protobuf_writer *w, uint32_t field, const ir_gr
     return st;
 }
 
-strata_status onnx_write_model_bytes(const ir_model *m, uint8_t **out, size_t *n_out)
+static strata_status write_model(const ir_model *m, weight_sink *sink, uint8_t **out,
+                                 size_t *n_out)
 {
     *out = NULL;
     *n_out = 0;
@@ -195,7 +227,8 @@ strata_status onnx_write_model_bytes(const ir_model *m, uint8_t **out, size_t *n
     put_nonempty(&w, 4, m->domain);
     if (m->model_version) protobuf_put_varint(&w, 5, (uint64_t)m->model_version);
     put_nonempty(&w, 6, m->doc_string);
-    strata_status st = write_graph(&w, 7, m->graph, 0);
+    strata_status st = write_graph(&w, 7, m->graph, 0, sink);
+    if (st == STRATA_OK && sink && sink->status != STRATA_OK) st = sink->status;
     for (size_t k = 0; k < m->n_opsets; k++) {
         size_t om = protobuf_begin(&w, 8);
         put_nonempty(&w, 1, m->opsets[k].domain);
@@ -217,6 +250,20 @@ strata_status onnx_write_model_bytes(const ir_model *m, uint8_t **out, size_t *n
     *out = w.buf;
     *n_out = w.n;
     return STRATA_OK;
+}
+
+strata_status onnx_write_model_bytes(const ir_model *m, uint8_t **out, size_t *n_out)
+{
+    return write_model(m, NULL, out, n_out);
+}
+
+strata_status onnx_write_model_placed(const ir_model *m,
+                                      strata_status (*place)(void *ctx, const strata_tensor *t,
+                                                             uint64_t *offset),
+                                      void *ctx, uint8_t **out, size_t *n_out)
+{
+    weight_sink sink = {place, ctx, STRATA_OK};
+    return write_model(m, &sink, out, n_out);
 }
 
 strata_status onnx_write_model(const ir_model *m, const char *path)

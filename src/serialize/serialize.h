@@ -25,6 +25,70 @@ strata_status onnx_read_tensor_bytes(const void *bytes, size_t n_bytes, const ch
 strata_status onnx_write_model(const ir_model *m, const char *path);
 /* Same into a new heap buffer (mem_free it). */
 strata_status onnx_write_model_bytes(const ir_model *m, uint8_t **out, size_t *n_out);
+/* The external-data location that means "the weights section of the plan this graph is in". */
+#define ONNX_PLAN_LOCATION "@strata-plan-weights"
+/* Writes m with every main-graph initializer as external data at ONNX_PLAN_LOCATION, at the
+ * offset that place() chooses for it (and stores the bytes there). */
+strata_status onnx_write_model_placed(const ir_model *m,
+                                      strata_status (*place)(void *ctx, const strata_tensor *t,
+                                                             uint64_t *offset),
+                                      void *ctx, uint8_t **out, size_t *n_out);
+/* Reads a ModelProto from bytes that stay alive as long as the model (no copy), resolving
+ * external data at ONNX_PLAN_LOCATION into weights[0, n_weights) without copying (offsets must
+ * keep each tensor aligned to its element size). name is used in messages. */
+strata_status onnx_read_model_view(const uint8_t *bytes, size_t n_bytes, const char *name,
+                                   const uint8_t *weights, size_t n_weights, ir_model **out);
+
+/* ---- plan files (plan_write.c, plan_read.c; format in plan_format.h) ------------------------ */
+
+typedef struct plan_slot {
+    char *name;         /* value of the main graph */
+    uint64_t offset;    /* in the activation arena */
+    uint64_t n_bytes;   /* at the profile's max shapes */
+} plan_slot;
+
+typedef struct plan_input {
+    char *name;                     /* graph input */
+    int rank;
+    int64_t min[STRATA_MAX_DIMS];   /* smallest extent accepted */
+    int64_t max[STRATA_MAX_DIMS];   /* largest extent accepted (the arena is sized for it) */
+} plan_input;
+
+/* What a plan says beyond its graph: kernels per step, the memory plan, the input profile. */
+typedef struct plan_program {
+    char **kernels;        /* per node of the main graph, in order: kernel name */
+    size_t n_kernels;
+    plan_slot *slots;      /* arena-backed values */
+    size_t n_slots;
+    plan_input *inputs;    /* accepted input shapes */
+    size_t n_inputs;
+    uint64_t arena_bytes;  /* activation arena size */
+    uint32_t cpu_features; /* CPU_* bits the kernels need */
+    uint64_t model_hash;   /* hash64 of the source model file */
+    uint64_t options_hash; /* hash64 of the compile options */
+} plan_program;
+
+void plan_program_release(plan_program *p);
+
+/* Writes the plan for the optimized model m with program p to path (atomically: a temporary
+ * file renamed into place). The same inputs give the same bytes. */
+strata_status plan_write(const char *path, const ir_model *m, const plan_program *p);
+
+/* An open plan: the mapping, its model (weights point into the mapping) and program. */
+typedef struct plan_view {
+    mapped_file *file;     /* the mapped plan (owned) */
+    ir_model *model;       /* the optimized graph (owned; borrows file's bytes) */
+    plan_program program;  /* owned */
+} plan_view;
+
+/* Opens and validates a plan: magic, format version, sizes, hashes, and that this CPU has the
+ * features the plan needs (PLAN_MISMATCH with what is missing). verify_weights == false skips
+ * hashing the weights section (faster open; header and program are always checked). */
+strata_status plan_read(const char *path, bool verify_weights, plan_view **out);
+void plan_view_close(plan_view *v);
+/* True when the file at path starts with the plan magic. */
+bool plan_is_plan_file(const char *path);
+
 /* Binds safetensors tensors to same-named initializers of m's main graph. */
 strata_status safetensors_bind(ir_model *m, const char *path, size_t *n_bound);
 

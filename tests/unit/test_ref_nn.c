@@ -351,3 +351,68 @@ TEST(ref_nn_lstm_zero_weights)
     for (int i = 0; i < 3; i++) strata_tensor_destroy(y[i]);
     for (int i = 0; i < 4; i++) strata_tensor_destroy(in[i]);
 }
+
+TEST(ref_nn_static_inference_with_unknown_dims)
+{
+    /* X [-1, 3, -1, 8] with W [4, 3, 3, 3], pads 1: N and H stay unknown, W is 8 */
+    strata_tensor x = {0}, w = {0}, y = {0};
+    int64_t xd[4] = {-1, 3, -1, 8}, wd[4] = {4, 3, 3, 3}, pads[4] = {1, 1, 1, 1};
+    EXPECT_OK(tensor_set_shape(&x, STRATA_DTYPE_F32, 4, xd));
+    EXPECT_OK(tensor_set_shape(&w, STRATA_DTYPE_F32, 4, wd));
+    attr a = ints_attr("pads", pads, 4);
+    op_node n = {"t", "Conv", "", 11, &a, 1, 2, 1};
+    const strata_tensor *in[2] = {&x, &w};
+    strata_tensor *out[1] = {&y};
+    EXPECT_OK(ref_op_find("", "Conv", 11)->infer(&n, in, out));
+    EXPECT_EQ(y.dims[0], -1);
+    EXPECT_EQ(y.dims[1], 4);
+    EXPECT_EQ(y.dims[2], -1);
+    EXPECT_EQ(y.dims[3], 8);
+    /* MatMul [-1, 5, 3] x [3, 7] -> [-1, 5, 7] */
+    int64_t ad[3] = {-1, 5, 3}, bd[2] = {3, 7};
+    EXPECT_OK(tensor_set_shape(&x, STRATA_DTYPE_F32, 3, ad));
+    EXPECT_OK(tensor_set_shape(&w, STRATA_DTYPE_F32, 2, bd));
+    op_node m = {"t", "MatMul", "", 13, NULL, 0, 2, 1};
+    EXPECT_OK(ref_op_find("", "MatMul", 13)->infer(&m, in, out));
+    EXPECT_EQ(y.rank, 3);
+    EXPECT_EQ(y.dims[0], -1);
+    EXPECT_EQ(y.dims[2], 7);
+    /* NonMaxSuppression's row count needs the values */
+    int64_t bx[3] = {1, 2, 4}, sc[3] = {1, 1, 2};
+    EXPECT_OK(tensor_set_shape(&x, STRATA_DTYPE_F32, 3, bx));
+    EXPECT_OK(tensor_set_shape(&w, STRATA_DTYPE_F32, 3, sc));
+    op_node s = {"t", "NonMaxSuppression", "", 11, NULL, 0, 2, 1};
+    EXPECT_STATUS(ref_op_find("", "NonMaxSuppression", 11)->infer(&s, in, out), STRATA_NOT_FOUND);
+}
+
+TEST(ref_nn_causal_conv_and_deform_conv)
+{
+    /* CausalConvWithState, K = 2, weight [1, 1], no past: [1, 2, 3] -> [1, 3, 5], state [3] */
+    int64_t xd[3] = {1, 1, 3}, wd[3] = {1, 1, 2};
+    double xv[3] = {1, 2, 3}, wv[2] = {1, 1};
+    strata_tensor *in[2] = {mk(STRATA_DTYPE_F32, 3, xd, xv), mk(STRATA_DTYPE_F32, 3, wd, wv)}, *y[2];
+    EXPECT_OK(run("CausalConvWithState", 27, NULL, 0, in, 2, y, 2));
+    double want[3] = {1, 3, 5}, st[1] = {3};
+    expect_values(y[0], want, 3, 1e-6);
+    expect_values(y[1], st, 1, 0);
+    strata_tensor_destroy(y[0]);
+    strata_tensor_destroy(y[1]);
+    strata_tensor_destroy(in[0]);
+    strata_tensor_destroy(in[1]);
+    /* DeformConv with zero offsets is Conv; an offset of +1 row shifts the taps down */
+    int64_t cx[4] = {1, 1, 3, 3}, cw[4] = {1, 1, 2, 2}, od[4] = {1, 8, 2, 2};
+    double ones[4] = {1, 1, 1, 1}, offs[32] = {0};
+    strata_tensor *din[3] = {mk(STRATA_DTYPE_F32, 4, cx, x9), mk(STRATA_DTYPE_F32, 4, cw, ones),
+                             mk(STRATA_DTYPE_F32, 4, od, offs)};
+    EXPECT_OK(run("DeformConv", 19, NULL, 0, din, 3, y, 1));
+    double w0[4] = {12, 16, 24, 28};
+    expect_values(y[0], w0, 4, 1e-6);
+    strata_tensor_destroy(y[0]);
+    for (int o = 0; o < 4; o++)
+        for (int k = 0; k < 4; k++) tensor_set_f64(din[2], (2 * k) * 4 + o, 1.0); /* every tap's h += 1 */
+    EXPECT_OK(run("DeformConv", 19, NULL, 0, din, 3, y, 1));
+    double w1[4] = {24, 28, 7 + 8, 8 + 9}; /* bottom row windows fall half outside */
+    expect_values(y[0], w1, 4, 1e-6);
+    strata_tensor_destroy(y[0]);
+    for (int i = 0; i < 3; i++) strata_tensor_destroy(din[i]);
+}

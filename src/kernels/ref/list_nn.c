@@ -39,5 +39,7 @@ const op_def ref_ops_nn[] = {
     ROW("AffineGrid", 20, nn_sample_affine_grid),
     ROW("RoiAlign", 10, nn_sample_roi_align),
     ROW("NonMaxSuppression", 10, nn_nms),
+    ROW("DeformConv", 19, nn_deform_conv),
+    ROW("CausalConvWithState", 27, nn_causal_conv),
     {NULL, NULL, 0, NULL, NULL},
 };

@@ -1,4 +1,14 @@
-/* kernels/ref/list_transformer.c — the transformer family's op table. */
-#include "kernels/kernels.h"
+/* kernels/ref/list_transformer.c — the transformer family's op table: Attention,
+ * RMSNormalization, RotaryEmbedding, LinearAttention, CausalConvWithState. */
+#include "ref_transformer.h"
 
-const op_def ref_ops_transformer[] = {{NULL, NULL, 0, NULL, NULL}};
+#define ROW(op, since, fn) {op, "", since, fn##_infer, fn##_compute}
+
+const op_def ref_ops_transformer[] = {
+    ROW("Attention", 23, transformer_attention),
+    ROW("RMSNormalization", 23, transformer_norm_rms),
+    ROW("RotaryEmbedding", 23, transformer_rotary),
+    ROW("LinearAttention", 27, transformer_linear_attention),
+    ROW("CausalConvWithState", 27, transformer_linear_causal_conv),
+    {NULL, NULL, 0, NULL, NULL},
+};

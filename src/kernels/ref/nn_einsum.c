@@ -15,7 +15,8 @@ typedef struct ein_plan {
     int label[EIN_MAX_INPUTS][STRATA_MAX_DIMS]; /* label of each operand dim */
     int out_rank;                               /* labels of the output */
     int out_label[STRATA_MAX_DIMS];
-    int64_t size[EIN_LABELS];                   /* extent of each label (-1: unused) */
+    int64_t size[EIN_LABELS];                   /* extent of each label (-1: unknown) */
+    bool seen[EIN_LABELS];                      /* the label occurs in an operand */
 } ein_plan;
 
 static int letter_id(char ch)
@@ -100,6 +101,7 @@ static strata_status ein_parse(const op_node *n, const strata_tensor *const *in,
             if (l < 0) l = pl->label[t][k] = EIN_LETTERS + ell_rank + (l + 1);
             int64_t d = in[t]->dims[k];
             bool is_ell = l >= EIN_LETTERS;
+            pl->seen[l] = true;
             if (pl->size[l] < 0 || (is_ell && pl->size[l] == 1)) pl->size[l] = d;
             else if (d >= 0 && d != pl->size[l] && !(is_ell && d == 1))
                 return op_error(n, STRATA_INVALID_ARGUMENT, "label '%c' has extents %lld and %lld",
@@ -121,7 +123,7 @@ static strata_status ein_parse(const op_node *n, const strata_tensor *const *in,
             if (j == ell)
                 for (int q = 0; q < ell_rank; q++) pl->out_label[pl->out_rank++] = EIN_LETTERS + q;
             if (j < nl) {
-                if (pl->size[labels[j]] < 0)
+                if (!pl->seen[labels[j]])
                     return op_error(n, STRATA_INVALID_MODEL, "output label not in any input");
                 pl->out_label[pl->out_rank++] = labels[j];
             }
@@ -166,7 +168,7 @@ strata_status nn_einsum_compute(const op_node *n, const strata_tensor *const *in
         used[pl.out_label[i]] = true;
     }
     for (int l = 0; l < EIN_LABELS; l++)
-        if (pl.size[l] >= 0 && !used[l]) loop[n_loop++] = l;
+        if (pl.seen[l] && !used[l]) loop[n_loop++] = l;
     /* stride of each loop label in each operand (sum over repeats: diagonals; 0: broadcast) */
     int64_t str[EIN_MAX_INPUTS][EIN_LABELS], ostr[EIN_LABELS];
     memset(str, 0, sizeof str);

@@ -32,7 +32,7 @@ static strata_status quant_map_make(const op_node *n, const strata_tensor *x,
     int64_t bs = op_attr_int(n, "block_size", 0);
     if (bs < 0) return op_error(n, STRATA_INVALID_MODEL, "'block_size' is %lld", (long long)bs);
     if (bs == 0) {
-        if (scale->rank != 1 || (m->A >= 0 && ns != m->A))
+        if (scale->rank != 1 || (m->A >= 0 && ns >= 0 && ns != m->A))
             return op_error(n, STRATA_INVALID_ARGUMENT,
                             "per-axis scale must be 1-D with %lld elements (axis %d)",
                             (long long)m->A, axis);

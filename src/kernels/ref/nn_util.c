@@ -109,6 +109,15 @@ strata_status nn_util_window(const op_node *n, int n_sp, const int64_t *in_sp,
             w->out[i] = span / w->s[i] + 1;
         }
     }
+    /* bound the work of one window walk: kernel taps times output positions */
+    double taps = 1, outs = 1;
+    for (int i = 0; i < n_sp; i++) {
+        taps *= (double)w->k[i];
+        outs *= w->out[i] > 0 ? (double)w->out[i] : 1.0;
+    }
+    if (taps * outs > 1e13)
+        return op_error(n, STRATA_UNSUPPORTED, "window of %.3g taps over %.3g outputs is too large",
+                        taps, outs);
     return STRATA_OK;
 }
 
@@ -119,25 +128,25 @@ strata_status nn_util_need_float(const op_node *n, const strata_tensor *t, const
                     t ? strata_dtype_name(t->dtype) : "(missing)");
 }
 
-const float *nn_util_f32_in(const strata_tensor *t, float **scratch)
+const float *nn_util_f32_in(const strata_tensor *t, float **tmp)
 {
-    *scratch = NULL;
+    *tmp = NULL;
     if (t->dtype == STRATA_DTYPE_F32) return (const float *)t->data;
     int64_t n = nn_util_numel(t);
     float *p = mem_alloc((size_t)(n > 0 ? n : 1) * sizeof *p);
     if (!p) return NULL;
     for (int64_t i = 0; i < n; i++) p[i] = (float)tensor_get_f64(t, i);
-    *scratch = p;
+    *tmp = p;
     return p;
 }
 
-float *nn_util_f32_out(strata_tensor *t, float **scratch)
+float *nn_util_f32_out(strata_tensor *t, float **tmp)
 {
-    *scratch = NULL;
+    *tmp = NULL;
     if (t->dtype == STRATA_DTYPE_F32) return (float *)t->data;
     int64_t n = nn_util_numel(t);
     float *p = mem_calloc((size_t)(n > 0 ? n : 1), sizeof *p);
-    *scratch = p;
+    *tmp = p;
     return p;
 }
 

@@ -56,6 +56,10 @@ NN_DECLARE_OP(nn_sample_affine_grid);
 NN_DECLARE_OP(nn_sample_roi_align);
 /* nn_nms.c */
 NN_DECLARE_OP(nn_nms);
+/* nn_deform.c */
+NN_DECLARE_OP(nn_deform_conv);
+/* nn_causal.c */
+NN_DECLARE_OP(nn_causal_conv);
 
 /* ---- window geometry (nn_util.c) ---------------------------------------------------------- */
 
@@ -82,11 +86,11 @@ strata_status nn_util_window(const op_node *n, int n_sp, const int64_t *in_sp,
 
 /* UNSUPPORTED naming the node and what unless t is f16/bf16/f32/f64. */
 strata_status nn_util_need_float(const op_node *n, const strata_tensor *t, const char *what);
-/* t's elements as floats: t->data itself for F32, else a converted copy in *scratch (the
- * caller frees *scratch with mem_free). NULL when out of memory. */
-const float *nn_util_f32_in(const strata_tensor *t, float **scratch);
-/* Where to write t's elements as floats: t->data for F32, else zeroed *scratch. */
-float *nn_util_f32_out(strata_tensor *t, float **scratch);
+/* t's elements as floats: t->data itself for F32, else a converted copy in *tmp (the
+ * caller frees *tmp with mem_free). NULL when out of memory. */
+const float *nn_util_f32_in(const strata_tensor *t, float **tmp);
+/* Where to write t's elements as floats: t->data for F32, else zeroed *tmp. */
+float *nn_util_f32_out(strata_tensor *t, float **tmp);
 /* Stores src into t converting when src is not t->data. */
 void nn_util_f32_store(strata_tensor *t, const float *src);
 /* A new double copy of t's elements (mem_free it); NULL when out of memory. t may be NULL

@@ -8,6 +8,7 @@
 
 #define MR 14
 #define NR 32
+#define PREFETCH_C 24 /* K steps */
 
 #define INLINE static inline __attribute__((always_inline))
 
@@ -106,17 +107,30 @@ INLINE void kernel_rows(const int ROWS, int64_t kc, const float *a, const float 
         acc0[i] = _mm512_setzero_ps();
         acc1[i] = _mm512_setzero_ps();
     }
-    for (int64_t p = 0; p < kc; p++) {
-        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
-        _mm_prefetch((const char *)(b + 8 * NR), _MM_HINT_T0);
+    /* The C tile is fetched PREFETCH_C steps before the end of the K loop: late enough that the
+     * streaming B panel does not evict it from L1 again, early enough to hide an L3 miss. */
+    int64_t k_main = kc > PREFETCH_C ? kc - PREFETCH_C : 0;
+    for (int pass = 0; pass < 2; pass++) {
+        int64_t k_end = pass == 0 ? k_main : kc;
+        if (pass == 1) {
 #pragma GCC unroll 14
-        for (int i = 0; i < ROWS; i++) {
-            __m512 ai = _mm512_set1_ps(a[i]);
-            acc0[i] = _mm512_fmadd_ps(ai, b0, acc0[i]);
-            acc1[i] = _mm512_fmadd_ps(ai, b1, acc1[i]);
+            for (int i = 0; i < ROWS; i++) {
+                _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+                _mm_prefetch((const char *)(c + i * ldc + NR - 1), _MM_HINT_T0);
+            }
         }
-        a += MR;
-        b += NR;
+        for (int64_t p = pass == 0 ? 0 : k_main; p < k_end; p++) {
+            __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+            _mm_prefetch((const char *)(b + 8 * NR), _MM_HINT_T0);
+#pragma GCC unroll 14
+            for (int i = 0; i < ROWS; i++) {
+                __m512 ai = _mm512_set1_ps(a[i]);
+                acc0[i] = _mm512_fmadd_ps(ai, b0, acc0[i]);
+                acc1[i] = _mm512_fmadd_ps(ai, b1, acc1[i]);
+            }
+            a += MR;
+            b += NR;
+        }
     }
     __mmask16 k0 = n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1);
     __mmask16 k1 = n >= 32 ? (__mmask16)0xFFFF : n > 16 ? (__mmask16)((1u << (n - 16)) - 1) : 0;
