@@ -31,7 +31,8 @@ if [ -d "$SHARED/testdata/onnx-backend/node" ]; then
         failed=$((failed + 1))
     fi
     # the compiled path (passes + plan + executor) must pass every test the reference passes
-    "$BUILD/strata" conformance --compiled "${dirs[@]}" > "$BUILD/conformance-compiled.log" 2>&1
+    # (with STRATA_STRESS_ARENA: garbage in every free arena byte before each step)
+    STRATA_STRESS_ARENA=1 "$BUILD/strata" conformance --compiled "${dirs[@]}" > "$BUILD/conformance-compiled.log" 2>&1
     grep -E '^all: ' "$BUILD/conformance-compiled.log" | sed 's/^all:/compiled:/'
     worse=$(comm -13 <(grep -oE '^FAIL [A-Za-z0-9_]+' "$BUILD/conformance.log" | sort) \
                      <(grep -oE '^FAIL [A-Za-z0-9_]+' "$BUILD/conformance-compiled.log" | sort))

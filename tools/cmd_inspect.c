@@ -67,12 +67,63 @@ static double node_flops(const ir_graph *g, const ir_node *n)
     return out_n; /* elementwise-like: one operation per output element */
 }
 
+/* `strata inspect PLAN`: header facts, kernels, the memory plan against the sum of all
+ * intermediates. */
+static int inspect_plan(const char *path, bool json, bool slots)
+{
+    uint64_t t0 = clock_now_ns();
+    plan_view *v = NULL;
+    strata_status st = plan_read(path, true, &v);
+    uint64_t t1 = clock_now_ns();
+    if (st != STRATA_OK) return cli_fail("inspect", st);
+    const plan_program *p = &v->program;
+    uint64_t sum = 0;
+    for (size_t s = 0; s < p->n_slots; s++) sum += p->slots[s].n_bytes;
+    char cpu[200];
+    if (json) {
+        cJSON *root = cJSON_CreateObject();
+        cJSON_AddStringToObject(root, "plan", path);
+        cJSON_AddNumberToObject(root, "open_ms", (double)(t1 - t0) / 1e6);
+        cJSON_AddNumberToObject(root, "file_bytes", (double)v->file->n_bytes);
+        cJSON_AddNumberToObject(root, "steps", (double)p->n_kernels);
+        cJSON_AddStringToObject(root, "cpu_features", cpu_feature_names(p->cpu_features, cpu, sizeof cpu));
+        cJSON_AddNumberToObject(root, "arena_bytes", (double)p->arena_bytes);
+        cJSON_AddNumberToObject(root, "intermediate_bytes", (double)sum);
+        cJSON_AddNumberToObject(root, "arena_ratio", sum ? (double)p->arena_bytes / (double)sum : 0);
+        char *text = cJSON_Print(root);
+        if (text) puts(text);
+        free(text);
+        cJSON_Delete(root);
+    } else {
+        printf("plan: %s (%zu bytes, opened and verified in %.2f ms)\n", path, v->file->n_bytes,
+               (double)(t1 - t0) / 1e6);
+        printf("steps: %zu, needs CPU features: %s\n", p->n_kernels, cpu_feature_names(p->cpu_features, cpu, sizeof cpu));
+        for (size_t i = 0; i < p->n_inputs; i++) {
+            printf("input %s:", p->inputs[i].name);
+            for (int d = 0; d < p->inputs[i].rank; d++)
+                printf(p->inputs[i].min[d] == p->inputs[i].max[d] ? " %lld" : " %lld..%lld",
+                       (long long)p->inputs[i].min[d], (long long)p->inputs[i].max[d]);
+            printf("\n");
+        }
+        printf("arena: %.3f MB for %zu intermediates totalling %.3f MB (%.1f%%)\n",
+               (double)p->arena_bytes / 1e6, p->n_slots, (double)sum / 1e6,
+               sum ? 100.0 * (double)p->arena_bytes / (double)sum : 0.0);
+        if (slots)
+            for (size_t s = 0; s < p->n_slots; s++)
+                printf("  slot %-40s offset %10llu bytes %10llu\n", p->slots[s].name,
+                       (unsigned long long)p->slots[s].offset, (unsigned long long)p->slots[s].n_bytes);
+    }
+    plan_view_close(v);
+    return 0;
+}
+
 int cmd_inspect(int argc, char **argv)
 {
     const char *path = NULL;
-    bool json = false;
+    bool json = false, slots = false;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0) json = true;
+        else if (strcmp(argv[i], "--slots") == 0) slots = true;
         else if (argv[i][0] != '-' && !path) path = argv[i];
         else {
             fprintf(stderr, "strata inspect: unexpected argument '%s'\n", argv[i]);
@@ -83,6 +134,7 @@ int cmd_inspect(int argc, char **argv)
         fprintf(stderr, "usage: strata inspect MODEL [--json]\n");
         return 2;
     }
+    if (plan_is_plan_file(path)) return inspect_plan(path, json, slots);
     uint64_t t0 = clock_now_ns();
     ir_model *m = NULL;
     strata_status st = onnx_read_model(path, &m);

@@ -12,8 +12,9 @@
 #define PACKED_B_HEADER 64         /* bytes before the first panel */
 
 /* One ISA's microkernel and cache blocking. KC: depth of a block (the A micro-panel MR x KC
- * stays in L1); NC: columns of a packed B block (KC x NC stays in L2); MC: rows of a packed A
- * block. MC is a multiple of MR, NC of NR. Tuned on AMD EPYC (Zen 4: L1d 32 KiB, L2 1 MiB). */
+ * stays in L1); MC: rows of a packed A block (MC x KC stays in L2); NC: columns of the B slice
+ * swept per A block (KC x NC stays in L2 beside it). MC is a multiple of MR, NC of NR. Tuned on
+ * AMD EPYC Zen 4 (L1d 32 KiB, L2 1 MiB per core): KC 256 / MC 168 / NC 256 for AVX-512. */
 typedef struct isa_info {
     gemm_isa isa;          /* which */
     const char *name;      /* vocabulary token */
@@ -22,28 +23,16 @@ typedef struct isa_info {
     int64_t kc, mc, nc;    /* cache blocks */
 } isa_info;
 
-static isa_info isa_table[] = {
+static const isa_info isa_table[] = {
     {GEMM_ISA_SCALAR, "scalar", gemm_f32_4x16__scalar, 4, 16, 256, 64, 1024},
 #if defined(__x86_64__) || defined(__i386__)
-    {GEMM_ISA_AVX2, "avx2", gemm_f32_6x16__avx2, 6, 16, 256, 72, 1024},
-    {GEMM_ISA_AVX512, "avx512", gemm_f32_14x32__avx512, 14, 32, 256, 168, 512},
+    {GEMM_ISA_AVX2, "avx2", gemm_f32_6x16__avx2, 6, 16, 256, 144, 512},
+    {GEMM_ISA_AVX512, "avx512", gemm_f32_14x32__avx512, 14, 32, 256, 168, 256},
 #endif
 };
 
-#include <stdio.h>
-#include <stdlib.h>
 static const isa_info *isa_find(gemm_isa isa)
 {
-    static int tuned; /* TEMP tuning hook */
-    if (!tuned) {
-        tuned = 1;
-        const char *e = getenv("TUNE");
-        long long kc, mc, nc;
-        if (e && sscanf(e, "%lld,%lld,%lld", &kc, &mc, &nc) == 3)
-            for (size_t i = 0; i < ARRAY_LEN(isa_table); i++)
-                if (isa_table[i].isa == GEMM_ISA_AVX512)
-                    isa_table[i].kc = kc, isa_table[i].mc = mc, isa_table[i].nc = nc;
-    }
     for (size_t i = 0; i < ARRAY_LEN(isa_table); i++)
         if (isa_table[i].isa == isa) return &isa_table[i];
     return NULL;
@@ -165,13 +154,16 @@ static void pack_a(const gemm_args *g, int mr, int64_t i0, int64_t mc, int64_t k
                 for (int r = rows; r < mr; r++) d[r] = 0.0f;
             }
         } else {
-            const float *src[32];
-            for (int r = 0; r < rows; r++) src[r] = g->A + (i0 + ip + r) * g->lda + k0;
-            for (int64_t k = 0; k < kc; k++) {
-                float *d = dst + k * mr;
-                for (int r = 0; r < rows; r++) d[r] = src[r][k];
-                for (int r = rows; r < mr; r++) d[r] = 0.0f;
+            /* Row by row: contiguous reads (rows lda apart would alias in L1 when lda is a
+             * power of two), strided writes into the panel, which stays in L1. */
+            for (int r = 0; r < rows; r++) {
+                const float *src = g->A + (i0 + ip + r) * g->lda + k0;
+                if (r + 2 < rows) /* the copy is latency-bound: fetch two rows ahead */
+                    for (int64_t k = 0; k < kc; k += 16) __builtin_prefetch(src + 2 * g->lda + k);
+                for (int64_t k = 0; k < kc; k++) dst[k * mr + r] = src[k];
             }
+            for (int r = rows; r < mr; r++)
+                for (int64_t k = 0; k < kc; k++) dst[k * mr + r] = 0.0f;
         }
         dst += kc * mr;
     }
@@ -306,22 +298,25 @@ static int threads_for(const gemm_args *g, int n_threads)
     return t < n_threads ? (int)t : n_threads;
 }
 
-/* Splits C into gm x gn rectangles (gm * gn == n_tasks) with the smallest largest rectangle,
- * then the least packing (each rectangle packs its rows of A and its columns of B). */
-static void choose_grid(const isa_info *d, int64_t M, int64_t N, int64_t K, int n_tasks,
-                        int64_t *gm_out, int64_t *gn_out)
+/* Splits C into gm x gn rectangles (gm * gn == n_tasks) minimising the estimated time of the
+ * largest: its multiply-adds (about 16 per cycle) plus its packing (about 2 cycles per float;
+ * each rectangle packs its rows of A and, unless B is prepacked, its columns of B). */
+static void choose_grid(const isa_info *d, int64_t M, int64_t N, int64_t K, bool packed_b,
+                        int n_tasks, int64_t *gm_out, int64_t *gn_out)
 {
     int64_t mp = (M + d->mr - 1) / d->mr, np = (N + d->nr - 1) / d->nr;
-    double best_work = -1, best_pack = 0;
+    double best = -1;
     *gm_out = 1, *gn_out = 1;
     for (int64_t gm = 1; gm <= n_tasks; gm++) {
         if (n_tasks % gm) continue;
         int64_t gn = n_tasks / gm;
         if (gm > mp || gn > np) continue;
-        double work = (double)((mp + gm - 1) / gm) * (double)((np + gn - 1) / gn);
-        double pack = (double)((mp + gm - 1) / gm) * d->mr + (double)((np + gn - 1) / gn) * d->nr;
-        if (best_work < 0 || work < best_work || (work == best_work && pack < best_pack)) {
-            best_work = work, best_pack = pack;
+        double rows = (double)((mp + gm - 1) / gm) * d->mr;
+        double cols = (double)((np + gn - 1) / gn) * d->nr;
+        double kk = (double)(K > 0 ? K : 1);
+        double cost = rows * cols * kk / 16 + 2 * kk * (rows + (packed_b ? 0 : cols));
+        if (best < 0 || cost < best) {
+            best = cost;
             *gm_out = gm, *gn_out = gn;
         }
     }
@@ -429,7 +424,7 @@ static strata_status run(const gemm_args *g, const isa_info *d, const float *pac
         dr.scratch = own;
     }
     int64_t gm, gn;
-    choose_grid(d, g->M, g->N, g->K, n_threads, &gm, &gn);
+    choose_grid(d, g->M, g->N, g->K, packed_b != NULL, n_threads, &gm, &gn);
     dr.m_step = round_up((g->M + gm - 1) / gm, d->mr);
     dr.n_step = round_up((g->N + gn - 1) / gn, d->nr);
     dr.grid_n = gn;

@@ -3,6 +3,7 @@
  * their arena slots (or the scratch, for values sized only at run time), and call the kernel.
  * After the first run at a shape, a run makes no heap allocation. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "runtime.h"
@@ -15,6 +16,8 @@ strata_status exec_init(exec_state *e, const strata_plan *p)
     e->arena = mem_alloc_aligned(p->view->program.arena_bytes ? p->view->program.arena_bytes : 1);
     e->views = mem_calloc(nv + 1, sizeof *e->views);
     e->cur = mem_calloc(nv + 1, sizeof *e->cur);
+    const char *stress = getenv("STRATA_STRESS_ARENA");
+    e->stress_arena = stress && stress[0] && strcmp(stress, "0") != 0;
     if (!e->arena || !e->views || !e->cur) {
         exec_release(e);
         return error_set(STRATA_OUT_OF_MEMORY, "session: out of memory for a %llu-byte arena",
@@ -85,6 +88,36 @@ static strata_status place_output(exec_state *e, const strata_plan *p, const ir_
     return STRATA_OK;
 }
 
+/* Stress check: garbage into every arena byte that no tensor live across step i (written
+ * earlier, read at or after i) occupies. A memory plan that let two live tensors overlap, or a
+ * kernel that reads memory it does not own, then changes the results. */
+static void fill_free_arena(exec_state *e, const strata_plan *p, int i)
+{
+    const plan_program *prog = &p->view->program;
+    uint64_t cursor = 0;
+    for (;;) { /* walk live intervals in offset order without sorting: next start >= cursor */
+        uint64_t next = prog->arena_bytes, next_end = prog->arena_bytes;
+        bool covered = false;
+        for (size_t s = 0; s < prog->n_slots; s++) {
+            if (!(p->slot_first[s] < i && i <= p->slot_last[s])) continue;
+            uint64_t a = prog->slots[s].offset, b = a + prog->slots[s].n_bytes;
+            if (b <= cursor) continue;
+            if (a <= cursor) { /* cursor sits inside a live slot: skip past it */
+                covered = true;
+                if (b > next_end || next != cursor) next_end = b;
+                next = cursor;
+                if (b > next_end) next_end = b;
+            } else if (!covered && a < next) {
+                next = a;
+                next_end = b;
+            }
+        }
+        if (next > cursor) memset(e->arena + cursor, 0xA5, next - cursor);
+        if (next >= prog->arena_bytes) return;
+        cursor = next_end > cursor ? next_end : cursor + 1;
+    }
+}
+
 static strata_status run_steps(exec_state *e, const strata_plan *p)
 {
     const ir_graph *g = p->view->model->graph;
@@ -92,6 +125,8 @@ static strata_status run_steps(exec_state *e, const strata_plan *p)
     strata_tensor *out_buf[64];
     for (size_t i = 0; i < g->n_nodes; i++) {
         const ir_node *n = &g->nodes[i];
+        if (e->stress_arena) fill_free_arena(e, p, (int)i);
+        uint64_t t0 = e->step_ns ? clock_now_ns() : 0;
         if (n->n_inputs > 64 || n->n_outputs > 64)
             return error_set(STRATA_UNSUPPORTED, "node '%s' (%s): more than 64 inputs or outputs",
                              n->name, n->op_type);
@@ -108,6 +143,7 @@ static strata_status run_steps(exec_state *e, const strata_plan *p)
             if (st != STRATA_OK) return st;
             for (size_t k = 0; k < n->n_outputs; k++)
                 if (n->outputs[k] >= 0) e->cur[n->outputs[k]] = out_buf[k]; /* scratch memory */
+            if (e->step_ns) e->step_ns[i] = clock_now_ns() - t0;
             continue;
         }
         for (size_t k = 0; k < n->n_outputs; k++) {
@@ -129,6 +165,7 @@ static strata_status run_steps(exec_state *e, const strata_plan *p)
         if ((st = p->ops[i]->compute(&on, in_buf, out_buf)) != STRATA_OK) return st;
         for (size_t k = 0; k < n->n_outputs; k++)
             if (n->outputs[k] >= 0) e->cur[n->outputs[k]] = out_buf[k];
+        if (e->step_ns) e->step_ns[i] = clock_now_ns() - t0;
     }
     return STRATA_OK;
 }

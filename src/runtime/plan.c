@@ -64,6 +64,30 @@ strata_status strata_plan_open(const char *path, strata_plan **out)
         }
         p->slot_of[id] = (int64_t)s;
     }
+    /* slot lifetimes (for the arena stress check) */
+    size_t ns = p->view->program.n_slots;
+    p->slot_first = mem_calloc(ns + 1, sizeof *p->slot_first);
+    p->slot_last = mem_calloc(ns + 1, sizeof *p->slot_last);
+    if (!p->slot_first || !p->slot_last) {
+        st = error_set(STRATA_OUT_OF_MEMORY, "plan: out of memory");
+        goto fail;
+    }
+    for (size_t s = 0; s < ns; s++) p->slot_last[s] = -1;
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        const ir_node *n = &g->nodes[i];
+        for (size_t k = 0; k < n->n_outputs; k++)
+            if (n->outputs[k] >= 0 && p->slot_of[n->outputs[k]] >= 0) {
+                p->slot_first[p->slot_of[n->outputs[k]]] = (int)i;
+                if (p->slot_last[p->slot_of[n->outputs[k]]] < (int)i) p->slot_last[p->slot_of[n->outputs[k]]] = (int)i;
+            }
+        for (size_t k = 0; k < n->n_inputs; k++)
+            if (n->inputs[k] >= 0 && p->slot_of[n->inputs[k]] >= 0) p->slot_last[p->slot_of[n->inputs[k]]] = (int)i;
+        if (ir_is_control_op(n)) /* subgraphs may read anything produced so far */
+            for (size_t s = 0; s < ns; s++)
+                if (p->slot_first[s] <= (int)i && p->slot_last[s] < (int)i) p->slot_last[s] = (int)i;
+    }
+    for (size_t o = 0; o < g->n_outputs; o++)
+        if (p->slot_of[g->outputs[o]] >= 0) p->slot_last[p->slot_of[g->outputs[o]]] = (int)g->n_nodes;
     for (size_t i = 0; i < p->view->program.n_inputs; i++) {
         int id = ir_graph_find(g, p->view->program.inputs[i].name);
         if (id < 0 || !ir_graph_is_input(g, id) || g->values[id].rank != p->view->program.inputs[i].rank) {
@@ -86,6 +110,8 @@ void strata_plan_close(strata_plan *p)
     mem_free(p->ops);
     mem_free(p->opsets);
     mem_free(p->slot_of);
+    mem_free(p->slot_first);
+    mem_free(p->slot_last);
     mem_free(p);
 }
 

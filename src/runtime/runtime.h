@@ -13,6 +13,8 @@ struct strata_plan {
     const op_def **ops;       /* per step: the kernel (reference op) its name resolves to */
     int *opsets;              /* per step: opset of the node's domain */
     int64_t *slot_of;         /* per value of the main graph: slot index or -1 */
+    int *slot_first;          /* per slot: step that writes it */
+    int *slot_last;           /* per slot: last step that reads it (n_steps: a graph output) */
 };
 
 /* Per-session state of the executor. */
@@ -22,6 +24,8 @@ typedef struct exec_state {
     strata_tensor **cur;      /* per value: the tensor holding its value in this run */
     scratch_arena scratch;    /* kernel scratch and run-time sized values */
     size_t last_allocations;  /* heap allocations the last run made */
+    bool stress_arena;        /* STRATA_STRESS_ARENA: garbage in free arena regions each step */
+    uint64_t *step_ns;        /* per step: time of the last run, or NULL (profiling off) */
 } exec_state;
 
 struct strata_session {

@@ -15,6 +15,7 @@
 
 /* transformer_attention.c */
 TRANSFORMER_DECLARE_OP(transformer_attention);
+TRANSFORMER_DECLARE_OP(transformer_attention_flex);
 /* transformer_norm.c */
 TRANSFORMER_DECLARE_OP(transformer_norm_rms);
 /* transformer_rotary.c */

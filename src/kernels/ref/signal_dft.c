@@ -75,10 +75,22 @@ strata_status signal_dft_infer(const op_node *n, const strata_tensor *const *in,
     return tensor_set_shape(out[0], x->dtype, x->rank, d);
 }
 
+/* cos and sin of 2 pi m / nn for m < nn, interleaved; NULL when out of memory. */
+static double *twiddles(int64_t nn)
+{
+    double *tw = mem_alloc((size_t)(2 * nn + 2) * sizeof *tw);
+    for (int64_t m = 0; tw && m < nn; m++) {
+        tw[2 * m] = cos(2.0 * M_PI * (double)m / (double)nn);
+        tw[2 * m + 1] = sin(2.0 * M_PI * (double)m / (double)nn);
+    }
+    return tw;
+}
+
 /* One transform of length nn over src (re/im pairs, n_src of them, missing ones are 0) into
- * dst (n_dst pairs). hermitian: src is the first half of a Hermitian spectrum. */
+ * dst (n_dst pairs), with tw from twiddles(nn). hermitian: src is the first half of a
+ * Hermitian spectrum. */
 static void dft_line(const double *src, int64_t n_src, int64_t nn, bool inverse,
-                     bool hermitian, double *dst, int64_t n_dst)
+                     bool hermitian, double *dst, int64_t n_dst, const double *tw)
 {
     double sign = inverse ? 1.0 : -1.0;
     for (int64_t k = 0; k < n_dst; k++) {
@@ -94,8 +106,8 @@ static void dft_line(const double *src, int64_t n_src, int64_t nn, bool inverse,
                 xi = t < n_src ? src[2 * t + 1] : 0;
             }
             if (xr == 0 && xi == 0) continue;
-            double ang = sign * 2.0 * M_PI * (double)((k * t) % nn) / (double)nn;
-            double c = cos(ang), s = sin(ang);
+            int64_t m = (k * t) % nn;
+            double c = tw[2 * m], s = sign * tw[2 * m + 1];
             re += xr * c - xi * s;
             im += xr * s + xi * c;
         }
@@ -124,7 +136,8 @@ strata_status signal_dft_compute(const op_node *n, const strata_tensor *const *i
     double *y = mem_calloc((size_t)(outer * g.n_out * inner * 2 + 1), sizeof *y);
     double *src = mem_calloc((size_t)(2 * (n_src + 1)), sizeof *src);
     double *dst = mem_calloc((size_t)(2 * (g.n_out + 1)), sizeof *dst);
-    if (!xd || !y || !src || !dst) {
+    double *tw = twiddles(g.n);
+    if (!xd || !y || !src || !dst || !tw) {
         st = transformer_util_oom(n);
         goto done;
     }
@@ -136,7 +149,7 @@ strata_status signal_dft_compute(const op_node *n, const strata_tensor *const *i
                 src[2 * t] = p[0];
                 src[2 * t + 1] = comp == 2 ? p[1] : 0.0;
             }
-            dft_line(src, n_src, g.n, g.inverse, g.real_out, dst, g.n_out);
+            dft_line(src, n_src, g.n, g.inverse, g.real_out, dst, g.n_out, tw);
             for (int64_t k = 0; k < g.n_out; k++) {
                 double *q = y + ((o * g.n_out + k) * inner + i) * oc;
                 q[0] = dst[2 * k];
@@ -149,6 +162,7 @@ done:
     mem_free(y);
     mem_free(src);
     mem_free(dst);
+    mem_free(tw);
     return st;
 }
 
@@ -226,7 +240,8 @@ strata_status signal_dft_stft_compute(const op_node *n, const strata_tensor *con
     double *xd = transformer_util_load(in[0]), *wd = win ? transformer_util_load(win) : NULL;
     double *y = mem_calloc((size_t)(g.B * g.frames * g.bins * 2 + 1), sizeof *y);
     double *src = mem_calloc((size_t)(2 * g.flen + 2), sizeof *src);
-    if (!xd || (win && !wd) || !y || !src) {
+    double *tw = twiddles(g.flen);
+    if (!xd || (win && !wd) || !y || !src || !tw) {
         st = transformer_util_oom(n);
         goto done;
     }
@@ -239,7 +254,7 @@ strata_status signal_dft_stft_compute(const op_node *n, const strata_tensor *con
                 src[2 * t + 1] = g.comp == 2 ? p[1] * w : 0.0;
             }
             dft_line(src, g.flen, g.flen, false, false, y + (b * g.frames + f) * g.bins * 2,
-                     g.bins);
+                     g.bins, tw);
         }
     transformer_util_store(out[0], y);
 done:
@@ -247,5 +262,6 @@ done:
     mem_free(wd);
     mem_free(y);
     mem_free(src);
+    mem_free(tw);
     return st;
 }

@@ -342,3 +342,40 @@ done:
     mem_free(nonpad);
     return st;
 }
+
+/* ---- FlexAttention (ai.onnx.preview 1) ------------------------------------------------------ */
+
+/* FlexAttention without score/prob/mask modifiers is 4-D Attention over Q, K, V alone. The
+ * modifier subgraphs need the graph evaluator, which kernels cannot call. */
+static strata_status flex_node(const op_node *n, const strata_tensor *const *in, op_node *plain)
+{
+    static const char *const mods[] = {"score_mod", "prob_mod", "mask_mod"};
+    for (size_t i = 0; i < ARRAY_LEN(mods); i++)
+        if (attr_find(n->attrs, n->n_attrs, mods[i]))
+            return op_error(n, STRATA_UNSUPPORTED, "the %s subgraph is not supported by the "
+                            "reference kernel", mods[i]);
+    const strata_tensor *q = op_input(n, in, 0);
+    if (q && q->rank != 4)
+        return op_error(n, STRATA_INVALID_ARGUMENT, "Q has rank %d; want 4", q->rank);
+    *plain = *n;
+    plain->n_inputs = n->n_inputs < 3 ? n->n_inputs : 3;
+    plain->n_outputs = 1;
+    return STRATA_OK;
+}
+
+strata_status transformer_attention_flex_infer(const op_node *n, const strata_tensor *const *in,
+                                               strata_tensor *const *out)
+{
+    op_node plain;
+    strata_status st = flex_node(n, in, &plain);
+    return st ? st : transformer_attention_infer(&plain, in, out);
+}
+
+strata_status transformer_attention_flex_compute(const op_node *n,
+                                                 const strata_tensor *const *in,
+                                                 strata_tensor *const *out)
+{
+    op_node plain;
+    strata_status st = flex_node(n, in, &plain);
+    return st ? st : transformer_attention_compute(&plain, in, out);
+}

@@ -7,6 +7,7 @@
 
 #define MR 6
 #define NR 16
+#define PREFETCH_C 48 /* K steps */
 
 #define INLINE static inline __attribute__((always_inline))
 
@@ -123,16 +124,30 @@ INLINE void kernel_rows(const int ROWS, int64_t kc, const float *a, const float 
         acc0[i] = _mm256_setzero_ps();
         acc1[i] = _mm256_setzero_ps();
     }
-    for (int64_t p = 0; p < kc; p++) {
-        __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+    /* The C tile is fetched PREFETCH_C steps before the end of the K loop (see the AVX-512
+     * kernel). */
+    int64_t k_main = kc > PREFETCH_C ? kc - PREFETCH_C : 0;
+    for (int pass = 0; pass < 2; pass++) {
+        int64_t k_end = pass == 0 ? k_main : kc;
+        if (pass == 1) {
 #pragma GCC unroll 6
-        for (int i = 0; i < ROWS; i++) {
-            __m256 ai = _mm256_broadcast_ss(a + i);
-            acc0[i] = _mm256_fmadd_ps(ai, b0, acc0[i]);
-            acc1[i] = _mm256_fmadd_ps(ai, b1, acc1[i]);
+            for (int i = 0; i < ROWS; i++) {
+                _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+                _mm_prefetch((const char *)(c + i * ldc + NR - 1), _MM_HINT_T0);
+            }
         }
-        a += MR;
-        b += NR;
+        for (int64_t p = pass == 0 ? 0 : k_main; p < k_end; p++) {
+            __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+            _mm_prefetch((const char *)(b + 16 * NR), _MM_HINT_T0);
+#pragma GCC unroll 6
+            for (int i = 0; i < ROWS; i++) {
+                __m256 ai = _mm256_broadcast_ss(a + i);
+                acc0[i] = _mm256_fmadd_ps(ai, b0, acc0[i]);
+                acc1[i] = _mm256_fmadd_ps(ai, b1, acc1[i]);
+            }
+            a += MR;
+            b += NR;
+        }
     }
     int full0 = n >= 8, full1 = n >= 16;
     __m256i k0 = lane_mask(n), k1 = lane_mask(n - 8);
