@@ -3,9 +3,9 @@
  * (squares, ResNet-50 convolutions as GEMM, BERT-base projections), median of several runs,
  * beside oneDNN's dnnl_sgemm and OpenBLAS's cblas_sgemm when those libraries can be dlopen'ed.
  *
- * Build (after `make BUILD=build`):
+ * Build (after `make BUILD=build`; add -ldl on a libc older than glibc 2.34):
  *   cc -O2 -std=c11 -D_DEFAULT_SOURCE -Iinclude -Isrc bench/bench_kernels.c build/libstrata.a \
- *      -lcjson -lm -lpthread -ldl -o build/bench_kernels
+ *      -lcjson -lm -lpthread -o build/bench_kernels
  * Run: build/bench_kernels [--quick] [--reps N] [--isa scalar|avx2|avx512] [--threads 1|2|12]
  */
 #include <dlfcn.h>

@@ -7,10 +7,20 @@
 
 #include "internal.h"
 
-static bool same_known_shape(const ir_value *a, const ir_value *b)
+/* Can z be added to out (producing add_out) as a residual without changing out's shape? Dims
+ * must match, or z's be 1; a symbolic dim (-1) matches only a symbolic dim in the same place
+ * (the fused kernel checks at run time that z broadcasts into the output, else errors). */
+static bool residual_fits(const ir_value *z, const ir_value *out, const ir_value *add_out)
 {
-    return value_shape_known(a) && value_shape_known(b) && a->rank == b->rank &&
-           a->dtype == b->dtype && memcmp(a->dims, b->dims, (size_t)a->rank * sizeof a->dims[0]) == 0;
+    if (z->rank < 0 || out->rank < 0 || add_out->rank != out->rank || z->rank > out->rank) return false;
+    if (z->dtype != out->dtype || add_out->dtype != out->dtype) return false;
+    for (int d = 0; d < out->rank; d++) {
+        if (add_out->dims[d] != out->dims[d]) return false;
+        int zd = d - (out->rank - z->rank);
+        int64_t zv = zd >= 0 ? z->dims[zd] : 1;
+        if (zv != out->dims[d] && zv != 1) return false;
+    }
+    return true;
 }
 
 /* The single reader node of value id (and how many readers it has), or -1. */
@@ -95,8 +105,7 @@ strata_status pass_fuse_activation(ir_model *m, ir_graph *g, const compile_optio
             (p->n_inputs <= z_slot || p->inputs[z_slot] < 0)) {
             ir_node *add = &g->nodes[r];
             int z = add->inputs[0] == out ? add->inputs[1] : add->inputs[0];
-            if (z != out && same_known_shape(&g->values[z], &g->values[out]) &&
-                same_known_shape(&g->values[add->outputs[0]], &g->values[out])) {
+            if (z != out && residual_fits(&g->values[z], &g->values[out], &g->values[add->outputs[0]])) {
                 if ((st = make_fused(m, p)) != STRATA_OK) break;
                 if ((st = pad_inputs(p, z_slot + 1)) != STRATA_OK) break;
                 p = &g->nodes[pi];

@@ -194,6 +194,8 @@ void scratch_release(scratch_arena *s);
 
 /* 64-bit content hash of n bytes (fast, not cryptographic). */
 uint64_t hash64(const void *data, size_t n, uint64_t seed);
+/* The hash of 4 MiB chunks' hashes: the same value for any n_threads (used for large files). */
+uint64_t hash64_chunked(const void *data, size_t n, uint64_t seed, int n_threads);
 
 /* ---- time (clock.c) ------------------------------------------------------------------------ */
 

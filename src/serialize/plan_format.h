@@ -22,7 +22,7 @@
  *   96     8/8   weights section offset / bytes
  *   112    8     arena bytes (the memory plan's activation arena at the profile's max shapes)
  *   120    8     hash64 of the graph and program sections
- *   128    8     hash64 of the weights section
+ *   128    8     hash64_chunked of the weights section (hash of its 4 MiB chunks' hashes)
  *   136    112   reserved, zero
  *   248    8     hash64 of header bytes [0, 248)
  *

@@ -202,7 +202,7 @@ strata_status plan_read(const char *path, bool verify_weights, plan_view **out)
                        "(corrupt file)", path, go);
         goto fail;
     }
-    if (verify_weights && get_u64(h + PLAN_OFF_WEIGHTS_HASH) != hash64(f->data + wo, wn, 0)) {
+    if (verify_weights && get_u64(h + PLAN_OFF_WEIGHTS_HASH) != hash64_chunked(f->data + wo, wn, 0, 2)) {
         st = error_set(STRATA_INVALID_MODEL, "%s@%zu: plan weights checksum mismatch (corrupt "
                        "file)", path, wo);
         goto fail;

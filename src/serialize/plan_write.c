@@ -163,7 +163,7 @@ strata_status plan_write(const char *path, const ir_model *m, const plan_program
     set_u64(h, PLAN_OFF_WEIGHTS + 8, weights.n);
     set_u64(h, PLAN_OFF_ARENA, p->arena_bytes);
     set_u64(h, PLAN_OFF_META_HASH, hash64(meta.p, meta.n, 0));
-    set_u64(h, PLAN_OFF_WEIGHTS_HASH, hash64(weights.p, weights.n, 0));
+    set_u64(h, PLAN_OFF_WEIGHTS_HASH, hash64_chunked(weights.p, weights.n, 0, 2));
     set_u64(h, PLAN_OFF_HEADER_HASH, hash64(h, PLAN_OFF_HEADER_HASH, 0));
     const uint8_t *parts[3] = {h, meta.p, weights.p};
     size_t sizes[3] = {sizeof h, meta.n, weights.n};

@@ -181,8 +181,8 @@ TEST(test_gemm_activation_range)
         gemm_isa isa = all_isas[ii];
         if (!gemm_isa_supported(isa)) continue;
         enum { N = 200 };
-        float a = 1.0f, b[N], c[N], bias[N];
-        for (int j = 0; j < N; j++) b[j] = -100.0f + 200.0f * (float)j / (N - 1), bias[j] = 0;
+        float a = 1.0f, b[N], c[N];
+        for (int j = 0; j < N; j++) b[j] = -100.0f + 200.0f * (float)j / (N - 1);
         for (int act = GEMM_ACT_SIGMOID; act <= GEMM_ACT_SILU; act++) {
             gemm_args g = gemm_args_make(1, N, 1, &a, b, c);
             g.isa = isa;

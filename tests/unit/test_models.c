@@ -7,7 +7,7 @@
 #include "core/core.h"
 #include "test.h"
 
-static void run_against_torch(const char *name, double tol)
+static void run_against_torch_impl(const char *name, double tol, bool compiled)
 {
     char model[512], in[512], want[512];
     snprintf(model, sizeof model, "%s/models/%s.onnx", test_shared_dir(), name);
@@ -16,13 +16,30 @@ static void run_against_torch(const char *name, double tol)
     strata_model *m = NULL;
     strata_session *s = NULL;
     strata_tensor *x = NULL, *y = NULL, *ref = NULL;
-    EXPECT_OK(strata_model_load(model, &m));
+    strata_plan *plan = NULL;
     EXPECT_OK(strata_npy_read(in, &x));
     EXPECT_OK(strata_npy_read(want, &ref));
-    if (!m || !x || !ref) goto done;
-    EXPECT_OK(strata_session_create(m, NULL, &s));
+    if (compiled && x) { /* compile for this input's shape, through a plan file */
+        char plan_path[600], shape[200];
+        const int64_t *d = strata_tensor_dims(x);
+        snprintf(plan_path, sizeof plan_path, "%s/%s.plan", test_tmpdir(), name);
+        snprintf(shape, sizeof shape, "input=%lldx%lldx%lldx%lld", (long long)d[0], (long long)d[1],
+                 strata_tensor_rank(x) > 2 ? (long long)d[2] : 0LL, strata_tensor_rank(x) > 3 ? (long long)d[3] : 0LL);
+        if (strata_tensor_rank(x) == 2) snprintf(shape, sizeof shape, "input=%lldx%lld", (long long)d[0], (long long)d[1]);
+        const char *shapes[1] = {shape};
+        strata_compile_options o = {shapes, 1, NULL};
+        EXPECT_OK(strata_compile(model, plan_path, &o));
+        EXPECT_OK(strata_plan_open(plan_path, &plan));
+        if (!plan) goto done;
+        EXPECT_OK(strata_session_create_plan(plan, NULL, &s));
+    } else {
+        EXPECT_OK(strata_model_load(model, &m));
+        if (!m) goto done;
+        EXPECT_OK(strata_session_create(m, NULL, &s));
+    }
+    if (!s || !x || !ref) goto done;
     strata_value_info info;
-    EXPECT_OK(strata_model_input_info(m, 0, &info));
+    EXPECT_OK(strata_model_input_info(compiled ? strata_plan_model(plan) : m, 0, &info));
     const char *names[1] = {info.name};
     EXPECT_OK(strata_session_run(s, 1, names, &x, 0, NULL, &y));
     if (!y) goto done;
@@ -40,11 +57,20 @@ done:
     strata_tensor_destroy(ref);
     strata_session_destroy(s);
     strata_model_destroy(m);
+    strata_plan_close(plan);
+}
+
+static void run_against_torch(const char *name, double tol)
+{
+    run_against_torch_impl(name, tol, false);
 }
 
 TEST(test_model_mlp_matches_torch) { run_against_torch("mlp", 1e-4); }
 TEST(test_model_digits_cnn_matches_torch) { run_against_torch("digits_cnn", 1e-4); }
 TEST(test_model_mobilenet_v2_matches_torch) { run_against_torch("mobilenet_v2", 1e-3); }
+TEST(test_model_compiled_mlp_matches_torch) { run_against_torch_impl("mlp", 1e-4, true); }
+TEST(test_model_compiled_digits_cnn_matches_torch) { run_against_torch_impl("digits_cnn", 1e-4, true); }
+TEST(test_model_compiled_mobilenet_v2_matches_torch) { run_against_torch_impl("mobilenet_v2", 1e-3, true); }
 
 TEST(test_session_rejects_bad_inputs)
 {

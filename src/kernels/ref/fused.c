@@ -105,13 +105,33 @@ static strata_status fused_compute(const op_node *n, const strata_tensor *const 
                         strata_dtype_name(y->dtype));
     if (bias && (bias->rank != 1 || y->rank < 1 || bias->dims[0] != y->dims[y->rank - 1]))
         return op_error(n, STRATA_INVALID_MODEL, "bias must be [N] with N the last output dim");
-    if (z && (z->rank != y->rank || memcmp(z->dims, y->dims, (size_t)y->rank * sizeof y->dims[0]) != 0))
-        return op_error(n, STRATA_INVALID_MODEL, "residual input must have the output's shape");
+    int64_t zstr[STRATA_MAX_DIMS], ystr[STRATA_MAX_DIMS];
+    if (z) { /* z must broadcast into y without changing y's shape */
+        bool ok = z->rank <= y->rank;
+        for (int k = 0; ok && k < z->rank; k++) {
+            int64_t yd = y->dims[k + y->rank - z->rank];
+            ok = z->dims[k] == yd || z->dims[k] == 1;
+        }
+        if (!ok) {
+            char zs[160], ys[160];
+            return op_error(n, STRATA_INVALID_ARGUMENT, "residual input %s does not broadcast into "
+                            "the output %s", tensor_describe(z, zs, sizeof zs), tensor_describe(y, ys, sizeof ys));
+        }
+        shape_broadcast_strides(z->rank, z->dims, y->rank, zstr);
+        shape_strides(y->rank, y->dims, ystr);
+    }
     int64_t last = y->rank ? y->dims[y->rank - 1] : 1;
     for (int64_t i = 0; i < count; i++) {
         double v = tensor_get_f64(y, i);
         if (bias) v += tensor_get_f64(bias, i % last);
-        if (z) v += tensor_get_f64(z, i);
+        if (z) {
+            int64_t zi = 0, rem = i;
+            for (int k = 0; k < y->rank; k++) {
+                zi += (rem / ystr[k]) * zstr[k];
+                rem %= ystr[k];
+            }
+            v += tensor_get_f64(z, zi);
+        }
         tensor_set_f64(y, i, activate(&a, v));
     }
     return STRATA_OK;
