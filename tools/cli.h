@@ -11,6 +11,8 @@ int cmd_inspect(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_conformance(int argc, char **argv);
 int cmd_compile(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+int cmd_profile(int argc, char **argv);
 
 /* An open model or plan with one session (cli_session.c). */
 typedef struct cli_session {
@@ -27,6 +29,19 @@ typedef struct cli_session {
 strata_status cli_session_open(const char *path, size_t n_inputs, const char *const *names,
                                strata_tensor *const *inputs, bool reference, cli_session *cs);
 void cli_session_close(cli_session *cs);
+
+/* Random inputs for benchmarking (cli_inputs.c). */
+#define CLI_MAX_INPUTS 64
+typedef struct cli_inputs {
+    const char *names[CLI_MAX_INPUTS];      /* borrowed from the model */
+    strata_tensor *tensors[CLI_MAX_INPUTS]; /* owned */
+    size_t n;
+} cli_inputs;
+strata_status cli_random_inputs(const strata_model *m, int64_t batch, cli_inputs *in);
+void cli_inputs_release(cli_inputs *in);
+/* Opens path (ONNX or plan) just to read its inputs. */
+strata_status cli_model_for_inputs(const char *path, strata_model **owned, strata_plan **plan,
+                                   const strata_model **out);
 
 /* Prints "strata CMD: <status name>: <last error>" to stderr and returns 1. */
 int cli_fail(const char *cmd, strata_status st);

@@ -9,8 +9,10 @@ static const struct {
     int (*run)(int argc, char **argv);
     const char *help;
 } commands[] = {
-    {"inspect", cmd_inspect, "inspect MODEL [--json]          inputs, outputs, ops, params, FLOPs"},
-    {"run", cmd_run, "run MODEL -i NAME=x.npy ... [-o DIR] [--labels y.npy]   run and print/write outputs"},
+    {"inspect", cmd_inspect, "inspect MODEL|PLAN [--json] [--slots]   inputs, outputs, ops, params, FLOPs; plan memory"},
+    {"run", cmd_run, "run MODEL|PLAN -i NAME=x.npy ... [-o DIR] [--labels y.npy] [--reference]"},
+    {"bench", cmd_bench, "bench MODEL|PLAN [--batch B] [--threads T] [--iters N] [--json]   latency, throughput"},
+    {"profile", cmd_profile, "profile MODEL|PLAN [--batch B] [--iters N] [--trace FILE]   where the time goes"},
     {"compile", cmd_compile, "compile MODEL -o OUT.onnx [--shape N=DxD|--profile N=MIN:OPT:MAX] [--dump DIR] [-v]"},
     {"conformance", cmd_conformance, "conformance DIR... [--compiled] [--filter S] [--min N] [-v]   ONNX backend tests"},
 };

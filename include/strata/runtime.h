@@ -51,6 +51,33 @@ STRATA_API strata_status strata_session_run(strata_session *s, size_t n_inputs,
                                             const char *const *output_names,
                                             strata_tensor **outputs);
 
+/* ---- profiling (plan sessions) --------------------------------------------------------------- */
+
+/* What a step's time is spent on, so a user can see which layer owns a bottleneck. */
+typedef enum strata_cost_class {
+    STRATA_COST_COMPUTE = 0,   /* arithmetic kernels (conv, matmul, attention, elementwise math) */
+    STRATA_COST_MEMORY = 1,    /* data movement: copies, layout conversions, reshapes, gathers */
+    STRATA_COST_CONTROL = 2    /* control flow run by the interpreter (If, Loop, Scan) */
+} strata_cost_class;
+
+typedef struct strata_step_profile {
+    const char *node;          /* node name (borrowed from the plan) */
+    const char *op_type;       /* op type (borrowed) */
+    const char *kernel;        /* kernel the plan chose (borrowed) */
+    uint64_t start_ns;         /* start, relative to the run's start */
+    uint64_t ns;               /* duration in the last run */
+    uint64_t bytes_read;       /* input bytes */
+    uint64_t bytes_written;    /* output bytes */
+    strata_cost_class cost;    /* what kind of work it is */
+} strata_step_profile;
+
+/* Turns per-step timing on or off for the next runs (plan sessions only). */
+STRATA_API strata_status strata_session_set_profiling(strata_session *s, int on);
+/* Copies up to max steps of the last profiled run into steps; returns the number of steps.
+ * *run_ns receives the whole run's time (steps + framework overhead). */
+STRATA_API size_t strata_session_profile(const strata_session *s, strata_step_profile *steps,
+                                         size_t max, uint64_t *run_ns);
+
 /* Heap allocations the last run made (0 once a shape has been seen: the arena and scratch
  * cover it). For tests and profiling. */
 STRATA_API size_t strata_session_last_run_allocations(const strata_session *s);

@@ -28,6 +28,10 @@ strata_status exec_init(exec_state *e, const strata_plan *p)
 
 void exec_release(exec_state *e)
 {
+    mem_free(e->step_ns);
+    mem_free(e->step_start);
+    mem_free(e->step_read);
+    mem_free(e->step_written);
     mem_free_aligned(e->arena);
     mem_free(e->views);
     mem_free(e->cur);
@@ -118,9 +122,24 @@ static void fill_free_arena(exec_state *e, const strata_plan *p, int i)
     }
 }
 
+/* Records a step's time and bytes (profiling on). */
+static void record(exec_state *e, size_t i, const ir_node *n, uint64_t t0, uint64_t run0)
+{
+    uint64_t rd = 0, wr = 0;
+    for (size_t k = 0; k < n->n_inputs; k++)
+        if (n->inputs[k] >= 0 && e->cur[n->inputs[k]]) rd += e->cur[n->inputs[k]]->n_bytes;
+    for (size_t k = 0; k < n->n_outputs; k++)
+        if (n->outputs[k] >= 0 && e->cur[n->outputs[k]]) wr += e->cur[n->outputs[k]]->n_bytes;
+    e->step_ns[i] = clock_now_ns() - t0;
+    e->step_start[i] = t0 - run0;
+    e->step_read[i] = rd;
+    e->step_written[i] = wr;
+}
+
 static strata_status run_steps(exec_state *e, const strata_plan *p)
 {
     const ir_graph *g = p->view->model->graph;
+    uint64_t run0 = e->step_ns ? clock_now_ns() : 0;
     const strata_tensor *in_buf[64];
     strata_tensor *out_buf[64];
     for (size_t i = 0; i < g->n_nodes; i++) {
@@ -143,7 +162,7 @@ static strata_status run_steps(exec_state *e, const strata_plan *p)
             if (st != STRATA_OK) return st;
             for (size_t k = 0; k < n->n_outputs; k++)
                 if (n->outputs[k] >= 0) e->cur[n->outputs[k]] = out_buf[k]; /* scratch memory */
-            if (e->step_ns) e->step_ns[i] = clock_now_ns() - t0;
+            if (e->step_ns) record(e, i, n, t0, run0);
             continue;
         }
         for (size_t k = 0; k < n->n_outputs; k++) {
@@ -165,8 +184,9 @@ static strata_status run_steps(exec_state *e, const strata_plan *p)
         if ((st = p->ops[i]->compute(&on, in_buf, out_buf)) != STRATA_OK) return st;
         for (size_t k = 0; k < n->n_outputs; k++)
             if (n->outputs[k] >= 0) e->cur[n->outputs[k]] = out_buf[k];
-        if (e->step_ns) e->step_ns[i] = clock_now_ns() - t0;
+        if (e->step_ns) record(e, i, n, t0, run0);
     }
+    if (e->step_ns) e->run_ns = clock_now_ns() - run0;
     return STRATA_OK;
 }
 

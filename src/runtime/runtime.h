@@ -26,6 +26,9 @@ typedef struct exec_state {
     size_t last_allocations;  /* heap allocations the last run made */
     bool stress_arena;        /* STRATA_STRESS_ARENA: garbage in free arena regions each step */
     uint64_t *step_ns;        /* per step: time of the last run, or NULL (profiling off) */
+    uint64_t *step_start;     /* per step: start relative to the run, when profiling */
+    uint64_t *step_read, *step_written; /* per step: bytes in and out, when profiling */
+    uint64_t run_ns;          /* the last run's time, when profiling */
 } exec_state;
 
 struct strata_session {

@@ -63,6 +63,66 @@ size_t strata_session_last_run_allocations(const strata_session *s)
     return s && s->plan ? s->exec.last_allocations : 0;
 }
 
+strata_status strata_session_set_profiling(strata_session *s, int on)
+{
+    if (!s || !s->plan) return error_set(STRATA_INVALID_ARGUMENT, "profiling needs a plan session");
+    exec_state *e = &s->exec;
+    if (!on) {
+        mem_free(e->step_ns);
+        mem_free(e->step_start);
+        mem_free(e->step_read);
+        mem_free(e->step_written);
+        e->step_ns = e->step_start = e->step_read = e->step_written = NULL;
+        return STRATA_OK;
+    }
+    if (e->step_ns) return STRATA_OK;
+    size_t n = s->plan->view->model->graph->n_nodes + 1;
+    e->step_ns = mem_calloc(n, sizeof *e->step_ns);
+    e->step_start = mem_calloc(n, sizeof *e->step_start);
+    e->step_read = mem_calloc(n, sizeof *e->step_read);
+    e->step_written = mem_calloc(n, sizeof *e->step_written);
+    if (!e->step_ns || !e->step_start || !e->step_read || !e->step_written) {
+        strata_session_set_profiling(s, 0);
+        return error_set(STRATA_OUT_OF_MEMORY, "profiling: out of memory");
+    }
+    return STRATA_OK;
+}
+
+/* Data movement ops: their time is memory traffic, not arithmetic. */
+static strata_cost_class cost_of(const ir_node *n)
+{
+    static const char *const movers[] = {
+        "Transpose", "Reshape", "Concat", "Split", "Slice", "Gather", "GatherElements", "GatherND",
+        "Pad", "Identity", "Cast", "CastLike", "Expand", "Tile", "Flatten", "Squeeze", "Unsqueeze",
+        "DepthToSpace", "SpaceToDepth", "ScatterND", "ScatterElements", "Shape", "Dropout", "Resize",
+        "Upsample", "Compress", "Range", "ConstantOfShape", "Constant"};
+    if (ir_is_control_op(n)) return STRATA_COST_CONTROL;
+    if (n->domain[0] == 0)
+        for (size_t k = 0; k < ARRAY_LEN(movers); k++)
+            if (strcmp(n->op_type, movers[k]) == 0) return STRATA_COST_MEMORY;
+    return STRATA_COST_COMPUTE;
+}
+
+size_t strata_session_profile(const strata_session *s, strata_step_profile *steps, size_t max,
+                              uint64_t *run_ns)
+{
+    if (run_ns) *run_ns = 0;
+    if (!s || !s->plan || !s->exec.step_ns) return 0;
+    const ir_graph *g = s->plan->view->model->graph;
+    if (run_ns) *run_ns = s->exec.run_ns;
+    for (size_t i = 0; i < g->n_nodes && i < max; i++) {
+        steps[i].node = g->nodes[i].name;
+        steps[i].op_type = g->nodes[i].op_type;
+        steps[i].kernel = s->plan->view->program.kernels[i];
+        steps[i].start_ns = s->exec.step_start[i];
+        steps[i].ns = s->exec.step_ns[i];
+        steps[i].bytes_read = s->exec.step_read[i];
+        steps[i].bytes_written = s->exec.step_written[i];
+        steps[i].cost = cost_of(&g->nodes[i]);
+    }
+    return g->n_nodes;
+}
+
 static int find_io(const ir_graph *g, const int *ids, size_t n, const char *name)
 {
     for (size_t i = 0; i < n; i++)
