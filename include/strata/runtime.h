@@ -51,6 +51,25 @@ STRATA_API strata_status strata_session_run(strata_session *s, size_t n_inputs,
                                             const char *const *output_names,
                                             strata_tensor **outputs);
 
+/* ---- asynchronous runs ------------------------------------------------------------------------ */
+
+/* Called on the session's worker thread when an asynchronous run ends. */
+typedef void (*strata_run_callback)(void *user, strata_status status);
+
+/* Starts strata_session_run(...) on the session's worker thread and returns at once. Names,
+ * tensors and the outputs array are borrowed until the run ends (done called, or
+ * strata_session_wait returned). One run at a time per session: a second submit while one is in
+ * flight returns STRATA_QUEUE_FULL at once. done may be NULL (then use strata_session_wait). */
+STRATA_API strata_status strata_session_run_async(strata_session *s, size_t n_inputs,
+                                                  const char *const *input_names,
+                                                  strata_tensor *const *inputs, size_t n_outputs,
+                                                  const char *const *output_names,
+                                                  strata_tensor **outputs,
+                                                  strata_run_callback done, void *user);
+/* Waits for the submitted run (if any) and returns its status; its error message becomes this
+ * thread's last error. */
+STRATA_API strata_status strata_session_wait(strata_session *s);
+
 /* ---- profiling (plan sessions) --------------------------------------------------------------- */
 
 /* What a step's time is spent on, so a user can see which layer owns a bottleneck. */

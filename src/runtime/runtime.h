@@ -31,7 +31,12 @@ typedef struct exec_state {
     uint64_t run_ns;          /* the last run's time, when profiling */
 } exec_state;
 
+/* The session's worker for asynchronous runs (async_run.c). */
+typedef struct async_worker async_worker;
+void async_worker_destroy(async_worker *w);
+
 struct strata_session {
+    async_worker *worker;          /* started by the first strata_session_run_async, or NULL */
     const strata_model *model;     /* reference path: borrowed model, or NULL */
     const strata_plan *plan;       /* plan path: borrowed plan, or NULL */
     strata_session_options opts;   /* as given (defaults filled) */

@@ -52,6 +52,7 @@ strata_status strata_session_create_plan(const strata_plan *p, const strata_sess
 void strata_session_destroy(strata_session *s)
 {
     if (!s) return;
+    async_worker_destroy(s->worker); /* waits for a run in flight */
     if (s->plan) exec_release(&s->exec);
     mem_free(s->feeds);
     mem_free(s->results);

@@ -321,3 +321,43 @@ TEST(test_plan_shared_by_sessions_on_threads)
     strata_session_destroy(s);
     strata_plan_close(p);
 }
+
+static int callback_status = -1;
+static void on_done(void *user, strata_status st)
+{
+    *(int *)user += 1;
+    callback_status = (int)st;
+}
+
+TEST(test_plan_async_run_callback_and_wait)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/d.plan", test_tmpdir());
+    compile_demo(path);
+    strata_plan *p = NULL;
+    strata_session *s = NULL;
+    EXPECT_OK(strata_plan_open(path, &p));
+    if (p) EXPECT_OK(strata_session_create_plan(p, NULL, &s));
+    if (!s) goto done;
+    strata_tensor *x = random_input(2, 5), *y = NULL, *y_sync = NULL;
+    const char *names[1] = {"input"};
+    EXPECT_OK(strata_session_run(s, 1, names, &x, 0, NULL, &y_sync));
+    int calls = 0;
+    EXPECT_OK(strata_session_run_async(s, 1, names, &x, 0, NULL, &y, on_done, &calls));
+    EXPECT_OK(strata_session_wait(s));
+    EXPECT_EQ(calls, 1);
+    EXPECT_EQ(callback_status, 0);
+    if (y && y_sync) EXPECT_NEAR(max_diff(y, y_sync), 0.0, 0.0);
+    /* a failing async run reports through wait, with its message */
+    strata_tensor *bad = random_input(40, 1), *y2 = NULL;
+    EXPECT_OK(strata_session_run_async(s, 1, names, &bad, 0, NULL, &y2, NULL, NULL));
+    EXPECT_STATUS(strata_session_wait(s), STRATA_INVALID_ARGUMENT);
+    EXPECT_STR_CONTAINS(strata_last_error(), "input 'input'");
+    strata_tensor_destroy(bad);
+    strata_tensor_destroy(x);
+    strata_tensor_destroy(y);
+    strata_tensor_destroy(y_sync);
+done:
+    strata_session_destroy(s);
+    strata_plan_close(p);
+}
