@@ -18,7 +18,15 @@ typedef struct compile_shape {
     int64_t max[STRATA_MAX_DIMS];   /* extent the memory plan is sized for */
 } compile_shape;
 
+typedef enum compile_tactics {
+    TACTICS_HEURISTIC = 0,  /* the best fast kernel this CPU supports, chosen without running */
+    TACTICS_REFERENCE = 1,  /* reference kernels only (the oracle; portable plans) */
+    TACTICS_AUTOTUNE = 2    /* time the candidates on this machine, keep the fastest */
+} compile_tactics;
+
 typedef struct compile_options {
+    compile_tactics tactics;        /* how kernels are chosen */
+    const char *timing_cache;       /* autotune results file (read and updated), or NULL */
     compile_shape shapes[16];       /* --shape / --profile per input */
     int n_shapes;
     const char *dump_dir;           /* write the graph after each pass here, or NULL */

@@ -54,6 +54,18 @@ bool dtype_is_float(strata_dtype t);    /* f16 bf16 f32 f64 */
 bool dtype_is_int(strata_dtype t);      /* signed or unsigned integer (not bool) */
 bool dtype_is_signed(strata_dtype t);   /* signed integers and floats */
 
+/* Internal value kinds carried in a strata_tensor, outside the public dtype range (never in a
+ * file's TensorProto nor at the public API). A SEQUENCE has rank 1 and data =
+ * strata_tensor *[dims[0]]; an OPTIONAL has rank 1, dims[0] 0 (none) or 1 with data[0] its value
+ * (a tensor or a sequence). With owns_strings set the elements are destroyed with the container.
+ * tensor_set_shape refuses these dtypes: they are built by tensor_alloc_container only. */
+#define STRATA_DTYPE_SEQUENCE ((strata_dtype)100)
+#define STRATA_DTYPE_OPTIONAL ((strata_dtype)101)
+bool dtype_is_container(strata_dtype t); /* SEQUENCE or OPTIONAL */
+/* Makes t (no data yet) a container of kind SEQUENCE/OPTIONAL with n NULL element slots that it
+ * owns. */
+strata_status tensor_alloc_container(strata_tensor *t, strata_dtype kind, int64_t n);
+
 float f16_to_f32(uint16_t h);
 uint16_t f32_to_f16(float f);           /* round to nearest even */
 float bf16_to_f32(uint16_t h);
@@ -68,7 +80,8 @@ struct strata_tensor {
     void *data;                      /* elements, row-major; STRING: char *[numel] */
     size_t n_bytes;                  /* numel * dtype size */
     void (*free_fn)(void *);         /* called on data at destroy, or NULL (borrowed) */
-    bool owns_strings;               /* STRING: the char * elements are freed at destroy */
+    bool owns_strings;               /* STRING: the char * elements are freed at destroy;
+                                        SEQUENCE/OPTIONAL: the element tensors are */
 };
 
 /* Elements of a shape; -1 when a dim is negative or the count exceeds STRATA_MAX_ELEMENTS. */

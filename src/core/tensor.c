@@ -23,6 +23,8 @@ static const struct {
 
 const char *strata_dtype_name(strata_dtype t)
 {
+    if (t == STRATA_DTYPE_SEQUENCE) return "sequence";
+    if (t == STRATA_DTYPE_OPTIONAL) return "optional";
     if ((unsigned)t >= STRATA_DTYPE_COUNT) return "undefined";
     return dtype_table[t].name;
 }
@@ -201,6 +203,10 @@ void tensor_release_data(strata_tensor *t)
         int64_t n = shape_numel(t->rank, t->dims);
         for (int64_t i = 0; i < n; i++) mem_free(s[i]);
     }
+    if (dtype_is_container(t->dtype) && t->owns_strings && t->data) {
+        strata_tensor **e = t->data;
+        for (int64_t i = 0; i < t->dims[0]; i++) strata_tensor_destroy(e[i]);
+    }
     if (t->free_fn && t->data) t->free_fn(t->data);
     t->data = NULL;
     t->free_fn = NULL;
@@ -271,8 +277,55 @@ void strata_tensor_destroy(strata_tensor *t)
     mem_free(t);
 }
 
+bool dtype_is_container(strata_dtype t)
+{
+    return t == STRATA_DTYPE_SEQUENCE || t == STRATA_DTYPE_OPTIONAL;
+}
+
+static void free_plain_fn(void *p)
+{
+    mem_free(p);
+}
+
+strata_status tensor_alloc_container(strata_tensor *t, strata_dtype kind, int64_t n)
+{
+    if (!dtype_is_container(kind) || n < 0 || n > (kind == STRATA_DTYPE_OPTIONAL ? 1 : INT32_MAX))
+        return error_set(STRATA_INVALID_ARGUMENT, "tensor: bad %s of %lld elements",
+                         strata_dtype_name(kind), (long long)n);
+    void *p = mem_calloc((size_t)n + 1, sizeof(strata_tensor *));
+    if (!p) return error_set(STRATA_OUT_OF_MEMORY, "tensor: out of memory for a %s of %lld",
+                             strata_dtype_name(kind), (long long)n);
+    memset(t->dims, 0, sizeof t->dims);
+    t->dtype = kind;
+    t->rank = 1;
+    t->dims[0] = n;
+    t->data = p;
+    t->n_bytes = (size_t)n * sizeof(strata_tensor *);
+    t->free_fn = free_plain_fn;
+    t->owns_strings = true;
+    return STRATA_OK;
+}
+
+/* Deep copy of a SEQUENCE/OPTIONAL. */
+static strata_status clone_container(const strata_tensor *src, strata_tensor **out)
+{
+    *out = mem_calloc(1, sizeof **out);
+    if (!*out) return error_set(STRATA_OUT_OF_MEMORY, "tensor: out of memory");
+    strata_status st = tensor_alloc_container(*out, src->dtype, src->dims[0]);
+    strata_tensor *const *s = src->data;
+    strata_tensor **d = st == STRATA_OK ? (*out)->data : NULL;
+    for (int64_t i = 0; st == STRATA_OK && i < src->dims[0]; i++)
+        if (s[i]) st = tensor_clone(s[i], &d[i]);
+    if (st != STRATA_OK) {
+        strata_tensor_destroy(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
 strata_status tensor_clone(const strata_tensor *src, strata_tensor **out)
 {
+    if (dtype_is_container(src->dtype)) return clone_container(src, out);
     strata_status st = strata_tensor_create(src->dtype, src->rank, src->dims, out);
     if (st != STRATA_OK) return st;
     if (src->dtype == STRATA_DTYPE_STRING) {

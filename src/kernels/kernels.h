@@ -72,4 +72,6 @@ const strata_tensor *op_input(const op_node *n, const strata_tensor *const *in, 
 /* Normalises a possibly negative axis against rank; error naming the node when out of range. */
 strata_status op_axis(const op_node *n, int64_t axis, int rank, int *out);
 
+#include "fast.h" /* fast kernels (tactics) and the GEMM contract */
+
 #endif

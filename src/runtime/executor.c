@@ -5,12 +5,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "runtime.h"
 
-strata_status exec_init(exec_state *e, const strata_plan *p)
+strata_status exec_init(exec_state *e, const strata_plan *p, int n_threads)
 {
     memset(e, 0, sizeof *e);
+    if (n_threads <= 0) n_threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (n_threads < 1) n_threads = 1;
+    e->n_threads = n_threads;
+    if (n_threads > 1) {
+        strata_status st = thread_pool_create(n_threads, &e->pool);
+        if (st != STRATA_OK) return st;
+    }
     const ir_graph *g = p->view->model->graph;
     size_t nv = g->n_values;
     e->arena = mem_alloc_aligned(p->view->program.arena_bytes ? p->view->program.arena_bytes : 1);
@@ -28,6 +36,7 @@ strata_status exec_init(exec_state *e, const strata_plan *p)
 
 void exec_release(exec_state *e)
 {
+    thread_pool_destroy(e->pool);
     mem_free(e->step_ns);
     mem_free(e->step_start);
     mem_free(e->step_read);
@@ -67,7 +76,7 @@ static strata_status check_feed(const plan_input *pi, const ir_value *v, const s
 
 /* Gives the step's output tensor t its storage: its arena slot, or scratch memory. */
 static strata_status place_output(exec_state *e, const strata_plan *p, const ir_node *n, int id,
-                                  strata_tensor *t)
+                                  strata_tensor *t, bool zero)
 {
     int64_t slot = p->slot_of[id];
     strata_status st = tensor_set_shape(t, t->dtype, t->rank, t->dims);
@@ -86,7 +95,7 @@ static strata_status place_output(exec_state *e, const strata_plan *p, const ir_
         if (!t->data)
             return error_set(STRATA_OUT_OF_MEMORY, "node '%s' (%s): out of memory", n->name, n->op_type);
     }
-    memset(t->data, 0, t->n_bytes); /* reference kernels expect zeroed outputs */
+    if (zero) memset(t->data, 0, t->n_bytes); /* reference kernels expect zeroed outputs */
     t->free_fn = NULL;
     t->owns_strings = false;
     return STRATA_OK;
@@ -178,10 +187,17 @@ static strata_status run_steps(exec_state *e, const strata_plan *p)
         if (st == STRATA_NOT_FOUND)
             st = error_set(STRATA_INTERNAL, "node '%s' (%s): shape inference lacked a value", n->name, n->op_type);
         if (st != STRATA_OK) return st;
+        const fast_kernel *fk = p->fast[i];
         for (size_t k = 0; k < n->n_outputs; k++)
-            if (out_buf[k] && (st = place_output(e, p, n, n->outputs[k], out_buf[k])) != STRATA_OK)
+            if (out_buf[k] && (st = place_output(e, p, n, n->outputs[k], out_buf[k], fk == NULL)) != STRATA_OK)
                 return st;
-        if ((st = p->ops[i]->compute(&on, in_buf, out_buf)) != STRATA_OK) return st;
+        if (fk) {
+            kernel_ctx kc = {e->pool, e->n_threads};
+            st = fk->run(fk, &on, in_buf, out_buf, &kc);
+        } else {
+            st = p->ops[i]->compute(&on, in_buf, out_buf);
+        }
+        if (st != STRATA_OK) return st;
         for (size_t k = 0; k < n->n_outputs; k++)
             if (n->outputs[k] >= 0) e->cur[n->outputs[k]] = out_buf[k];
         if (e->step_ns) record(e, i, n, t0, run0);

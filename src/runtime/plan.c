@@ -6,15 +6,28 @@
 
 #include "runtime.h"
 
-/* Resolves kernel name for node n: "<domain.>Op__ref" is the node's reference op. */
+/* Resolves kernel name for node n: "<domain.>Op__ref" is the node's reference op; any other
+ * name is a fast kernel, which this CPU must be able to run. */
 static strata_status resolve(const ir_node *n, const char *name, int opset, size_t step,
-                             const op_def **out)
+                             const op_def **out, const fast_kernel **fast)
 {
     char want[300];
     snprintf(want, sizeof want, "%s%s%s__ref", n->domain, n->domain[0] ? "." : "", n->op_type);
-    if (strcmp(name, want) != 0)
-        return error_set(STRATA_PLAN_MISMATCH, "plan step %zu (node '%s', %s) needs kernel '%s', "
-                         "which this strata does not have", step, n->name, n->op_type, name);
+    *fast = NULL;
+    if (strcmp(name, want) != 0) {
+        const fast_kernel *k = fast_kernel_find(name, n->op_type, n->domain);
+        if (!k)
+            return error_set(STRATA_PLAN_MISMATCH, "plan step %zu (node '%s', %s) needs kernel '%s', "
+                             "which this strata does not have", step, n->name, n->op_type, name);
+        uint32_t have = cpu_features();
+        if (k->isa & ~have) {
+            char nb[160], hb[160];
+            return error_set(STRATA_PLAN_MISMATCH, "plan step %zu (node '%s') needs %s, which needs [%s]; "
+                             "this CPU has [%s]", step, n->name, name,
+                             cpu_feature_names(k->isa, nb, sizeof nb), cpu_feature_names(have, hb, sizeof hb));
+        }
+        *fast = k;
+    }
     *out = NULL;
     if (ir_is_control_op(n)) return STRATA_OK; /* run by ir_eval_control */
     *out = ref_op_find(n->domain, n->op_type, opset);
@@ -35,8 +48,9 @@ strata_status strata_plan_open(const char *path, strata_plan **out)
     p->model.ir = p->view->model;
     p->ops = mem_calloc(g->n_nodes + 1, sizeof *p->ops);
     p->opsets = mem_calloc(g->n_nodes + 1, sizeof *p->opsets);
+    p->fast = mem_calloc(g->n_nodes + 1, sizeof *p->fast);
     p->slot_of = mem_calloc(g->n_values + 1, sizeof *p->slot_of);
-    if (!p->ops || !p->opsets || !p->slot_of) {
+    if (!p->ops || !p->opsets || !p->slot_of || !p->fast) {
         st = error_set(STRATA_OUT_OF_MEMORY, "plan: out of memory");
         goto fail;
     }
@@ -49,7 +63,7 @@ strata_status strata_plan_open(const char *path, strata_plan **out)
             goto fail;
         }
         p->opsets[i] = (int)opset;
-        if ((st = resolve(n, p->view->program.kernels[i], (int)opset, i, &p->ops[i])) != STRATA_OK) {
+        if ((st = resolve(n, p->view->program.kernels[i], (int)opset, i, &p->ops[i], &p->fast[i])) != STRATA_OK) {
             error_prefix(st, "%s", path);
             goto fail;
         }
@@ -109,6 +123,7 @@ void strata_plan_close(strata_plan *p)
     plan_view_close(p->view);
     mem_free(p->ops);
     mem_free(p->opsets);
+    mem_free(p->fast);
     mem_free(p->slot_of);
     mem_free(p->slot_first);
     mem_free(p->slot_last);

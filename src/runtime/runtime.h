@@ -10,7 +10,9 @@
 struct strata_plan {
     plan_view *view;          /* mapping, optimized model, program (owned) */
     strata_model model;       /* public wrapper of view->model (not owned separately) */
-    const op_def **ops;       /* per step: the kernel (reference op) its name resolves to */
+    const op_def **ops;       /* per step: the reference op (shape inference; the kernel when
+                                 fast[i] is NULL), or NULL for control flow */
+    const fast_kernel **fast; /* per step: the fast kernel the plan chose, or NULL */
     int *opsets;              /* per step: opset of the node's domain */
     int64_t *slot_of;         /* per value of the main graph: slot index or -1 */
     int *slot_first;          /* per slot: step that writes it */
@@ -23,6 +25,8 @@ typedef struct exec_state {
     strata_tensor *views;     /* per value: the tensor struct the step writes */
     strata_tensor **cur;      /* per value: the tensor holding its value in this run */
     scratch_arena scratch;    /* kernel scratch and run-time sized values */
+    thread_pool *pool;        /* the session's threads for fast kernels (NULL: one thread) */
+    int n_threads;            /* size of pool */
     size_t last_allocations;  /* heap allocations the last run made */
     bool stress_arena;        /* STRATA_STRESS_ARENA: garbage in free arena regions each step */
     uint64_t *step_ns;        /* per step: time of the last run, or NULL (profiling off) */
@@ -46,7 +50,7 @@ struct strata_session {
 };
 
 /* executor.c */
-strata_status exec_init(exec_state *e, const strata_plan *p);
+strata_status exec_init(exec_state *e, const strata_plan *p, int n_threads);
 void exec_release(exec_state *e);
 /* Runs the plan on feeds (per graph input, in order; NULL = absent); results[j] point at the
  * graph outputs' tensors inside the session (valid until the next run). */

@@ -41,7 +41,7 @@ strata_status strata_session_create_plan(const strata_plan *p, const strata_sess
     strata_status st = session_alloc(p->view->model->graph, opts, &s);
     if (st != STRATA_OK) return st;
     s->plan = p;
-    if ((st = exec_init(&s->exec, p)) != STRATA_OK) {
+    if ((st = exec_init(&s->exec, p, s->opts.n_threads)) != STRATA_OK) {
         strata_session_destroy(s);
         return st;
     }

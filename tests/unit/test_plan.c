@@ -62,12 +62,13 @@ static strata_tensor *random_input(int64_t batch, unsigned seed)
     return t;
 }
 
+/* Largest relative difference |a-b| / (1 + |b|). */
 static double max_diff(const strata_tensor *a, const strata_tensor *b)
 {
     if (strata_tensor_numel(a) != strata_tensor_numel(b)) return 1e30;
     double m = 0;
     for (int64_t i = 0; i < strata_tensor_numel(a); i++) {
-        double d = fabs(tensor_get_f64(a, i) - tensor_get_f64(b, i));
+        double d = fabs(tensor_get_f64(a, i) - tensor_get_f64(b, i)) / (1.0 + fabs(tensor_get_f64(b, i)));
         if (d > m) m = d;
     }
     return m;

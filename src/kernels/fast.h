@@ -1,0 +1,43 @@
+/* kernels/fast.h — fast kernels as tactics: each row implements one op (same semantics and
+ * shape inference as its reference op) for some shapes, on some ISA. The compiler asks which
+ * rows support a node, picks one and writes its name into the plan; the runtime resolves the
+ * name back to the row and refuses a plan whose kernel this machine cannot run. */
+#ifndef STRATA_KERNELS_FAST_H
+#define STRATA_KERNELS_FAST_H
+
+#include "gemm.h"
+#include "kernels.h"
+
+/* What a running kernel gets besides its tensors. */
+typedef struct kernel_ctx {
+    thread_pool *pool;       /* the session's threads (NULL: one thread) */
+    int n_threads;           /* size of pool (1 when NULL) */
+} kernel_ctx;
+
+typedef struct fast_kernel {
+    const char *name;        /* "conv_f32_gemm__avx512": contract before "__", ISA after */
+    const char *op_type;     /* the op it runs ("FusedConv") */
+    const char *domain;      /* its domain ("com.strata", "" for ai.onnx) */
+    uint32_t isa;            /* CPU_* bits it needs */
+    gemm_isa gemm;           /* the GEMM microkernel family it calls */
+    int priority;            /* larger wins among supported rows (heuristic tactic choice) */
+    /* Can this row run node n whose inputs have these static types (data set for constants,
+     * dims -1 when unknown)? Must not fail: false when unsure. */
+    bool (*supports)(const op_node *n, const strata_tensor *const *in);
+    /* Computes the outputs (their shapes come from the reference op's infer; data is not
+     * zeroed). Scratch comes from mem_alloc (the session's scratch arena during a run). */
+    strata_status (*run)(const struct fast_kernel *k, const op_node *n,
+                         const strata_tensor *const *in, strata_tensor *const *out,
+                         const kernel_ctx *ctx);
+} fast_kernel;
+
+/* The row called name that runs op_type of domain, or NULL. */
+const fast_kernel *fast_kernel_find(const char *name, const char *op_type, const char *domain);
+/* The best row (highest priority) for node n that this CPU can run, or NULL. */
+const fast_kernel *fast_kernel_choose(const op_node *n, const strata_tensor *const *in);
+/* All rows whose op matches n and that this CPU can run and that support it, best first, up to
+ * max; returns the count (for autotuning). */
+size_t fast_kernel_candidates(const op_node *n, const strata_tensor *const *in,
+                              const fast_kernel **out, size_t max);
+
+#endif

@@ -1,0 +1,34 @@
+/* kernels/fast_internal.h — shared by the fast op kernels (fast_*.c) only. */
+#ifndef STRATA_KERNELS_FAST_INTERNAL_H
+#define STRATA_KERNELS_FAST_INTERNAL_H
+
+#include "fast.h"
+
+typedef enum fast_post {
+    FAST_POST_NONE = 0,
+    FAST_POST_LEAKY = 1, /* leaky relu with alpha */
+    FAST_POST_TANH = 2
+} fast_post;
+
+/* A node's fused activation: in the GEMM epilogue when it has it, else a post pass. */
+typedef struct fast_act {
+    gemm_act gemm;            /* what the GEMM epilogue applies */
+    fast_post post;           /* what a separate pass applies */
+    float act_min, act_max;   /* clip bounds */
+    float alpha;              /* leaky relu slope */
+} fast_act;
+
+/* Reads the node's "activation" attributes; false for an activation no kernel knows. */
+bool fast_activation(const op_node *n, fast_act *a);
+/* y += broadcast z (when z), then y = act(y) over the whole tensor. */
+void fast_tail(float *y, const int64_t *ydims, int yrank, const strata_tensor *z, const fast_act *a);
+bool fast_same_dims(const strata_tensor *a, const strata_tensor *b);
+bool fast_f32(const strata_tensor *t);
+
+/* The rows each file defines (fast_registry.c lists them). */
+extern const fast_kernel fast_conv_kernels[];
+extern const size_t fast_conv_count;
+extern const fast_kernel fast_matmul_kernels[];
+extern const size_t fast_matmul_count;
+
+#endif
