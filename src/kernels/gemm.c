@@ -5,7 +5,6 @@
 #include <math.h>
 #include <string.h>
 
-#include "core/cpu.h"
 #include "kernels/gemm.h"
 
 #define PACKED_B_MAGIC 0x31424D47u /* "GMB1" little-endian */

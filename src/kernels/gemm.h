@@ -8,7 +8,6 @@
 #include <stdbool.h>
 
 #include "core/core.h"
-#include "core/thread_pool.h"
 
 /* ---- ISA choice --------------------------------------------------------------------------- */
 
