@@ -1,25 +1,29 @@
 #!/bin/sh
 # Install what Strata needs to build and test on Debian 12 (run as root). Idempotent: when every
 # package is already installed apt is not touched at all (fast, works offline).
-# --bench also installs node/npm if missing and onnxruntime-node into bench/peers/node_modules.
-# usage: scripts/install-deps.sh [--bench]
+# --bench also installs node/npm if missing and onnxruntime-node into bench/peers/node_modules;
+# --models also installs Debian's torch, torchvision and scikit-learn (to remake the models).
+# usage: scripts/install-deps.sh [--bench] [--models]
 set -eu
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 ORT_VERSION=1.30.0
 BENCH=0
+MODELS=0
 for arg in "$@"; do
     case $arg in
         --bench) BENCH=1 ;;
+        --models) MODELS=1 ;;
         -h|--help) sed -n '2,5p' "$0"; exit 0 ;;
-        *) echo "install-deps: unknown argument '$arg' (usage: $0 [--bench])" >&2; exit 2 ;;
+        *) echo "install-deps: unknown argument '$arg' (usage: $0 [--bench] [--models])" >&2; exit 2 ;;
     esac
 done
 
-# build: compiler, make, cJSON, protobuf-c;  tests: bash, /usr/bin/time;
-# models: Debian's torch, torchvision (bench models), onnx, numpy, scikit-learn (digits data)
+# build: compiler, make, cJSON, protobuf-c;  tests: bash, /usr/bin/time, onnx's checker, numpy
 PKGS="build-essential pkg-config libcjson-dev libprotobuf-c-dev protobuf-c-compiler time
-python3 python3-numpy python3-onnx python3-torch python3-torchvision python3-sklearn"
+python3 python3-numpy python3-onnx"
+# models (--models): Debian's torch, torchvision (bench models), scikit-learn (digits data)
+[ "$MODELS" = 1 ] && PKGS="$PKGS python3-torch python3-torchvision python3-sklearn"
 
 is_installed() {
     [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = installed ]
