@@ -34,7 +34,19 @@ typedef enum strata_dtype {
     STRATA_DTYPE_C64 = 14,  /* complex64: readable and copyable, no kernels */
     STRATA_DTYPE_C128 = 15, /* complex128: readable and copyable, no kernels */
     STRATA_DTYPE_BF16 = 16,
-    STRATA_DTYPE_COUNT = 17
+    /* Narrow types: one byte per element in memory. The 4- and 2-bit types hold the value in
+     * the low bits (sign-extended for I4/I2); ONNX files pack them, low bits first. */
+    STRATA_DTYPE_F8E4M3FN = 17,   /* float8 e4m3: no infinities, NaN S.1111.111, max 448 */
+    STRATA_DTYPE_F8E4M3FNUZ = 18, /* float8 e4m3, bias 8: no -0/inf, NaN 0x80, max 240 */
+    STRATA_DTYPE_F8E5M2 = 19,     /* float8 e5m2: IEEE-like with inf and NaN, max 57344 */
+    STRATA_DTYPE_F8E5M2FNUZ = 20, /* float8 e5m2, bias 16: no -0/inf, NaN 0x80, max 57344 */
+    STRATA_DTYPE_U4 = 21,         /* 0..15 */
+    STRATA_DTYPE_I4 = 22,         /* -8..7 */
+    STRATA_DTYPE_F4E2M1 = 23,     /* float4 e2m1: no inf/NaN, max 6 */
+    STRATA_DTYPE_F8E8M0 = 24,     /* 2^(e-127), unsigned, 0xFF NaN: block scales */
+    STRATA_DTYPE_U2 = 25,         /* 0..3 */
+    STRATA_DTYPE_I2 = 26,         /* -2..1 */
+    STRATA_DTYPE_COUNT = 27
 } strata_dtype;
 
 /* "float32", "int64", ... (numpy-style names); "undefined" outside the table. */

@@ -71,6 +71,25 @@ uint16_t f32_to_f16(float f);           /* round to nearest even */
 float bf16_to_f32(uint16_t h);
 uint16_t f32_to_bf16(float f);          /* round to nearest even; NaN stays NaN */
 
+/* ---- narrow dtypes (dtype_convert.c): float8, float4, e8m0, int4/uint4, int2/uint2 ------------
+ * In memory each element is one byte; I4/I2 are sign-extended, U4/U2 zero-extended. */
+bool dtype_is_narrow_float(strata_dtype t); /* F8E4M3FN F8E4M3FNUZ F8E5M2 F8E5M2FNUZ F8E8M0 F4E2M1 */
+bool dtype_is_narrow_int(strata_dtype t);   /* I4 U4 I2 U2 */
+int dtype_file_bits(strata_dtype t);        /* bits per element in an ONNX file: 4 or 2 for the
+                                               packed types, 8 * size for others, 0 if none */
+size_t dtype_file_bytes(strata_dtype t, int64_t numel); /* ceil(numel * file bits / 8) */
+/* Packed file bytes (low bits first) <-> one byte per element; unpack sign-extends I4/I2. */
+void dtype_unpack(strata_dtype t, const uint8_t *packed, int64_t numel, uint8_t *out);
+void dtype_pack(strata_dtype t, const uint8_t *elems, int64_t numel, uint8_t *packed);
+double dtype_narrow_to_f64(strata_dtype t, uint8_t b); /* narrow float byte -> exact value */
+/* v rounded to nearest even. saturate: out-of-range values and infinities become +-max (the
+ * Cast default); otherwise inf (E5M2) or NaN. F8E8M0 rounds up (dtype_f32_to_e8m0 for modes). */
+uint8_t dtype_f64_to_narrow(strata_dtype t, double v, bool saturate);
+typedef enum { DTYPE_ROUND_UP, DTYPE_ROUND_DOWN, DTYPE_ROUND_NEAREST } dtype_round_mode;
+uint8_t dtype_f32_to_e8m0(float f, bool saturate, dtype_round_mode mode); /* sign ignored */
+int64_t dtype_narrow_int_get(strata_dtype t, uint8_t b);  /* I4/U4/I2/U2 byte -> value */
+uint8_t dtype_narrow_int_wrap(strata_dtype t, int64_t v); /* v modulo 2^bits, stored form */
+
 /* ---- the tensor -------------------------------------------------------------------------- */
 
 struct strata_tensor {

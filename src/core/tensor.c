@@ -19,6 +19,15 @@ static const struct {
     [STRATA_DTYPE_F64] = {"float64", 8},         [STRATA_DTYPE_U32] = {"uint32", 4},
     [STRATA_DTYPE_U64] = {"uint64", 8},          [STRATA_DTYPE_C64] = {"complex64", 8},
     [STRATA_DTYPE_C128] = {"complex128", 16},    [STRATA_DTYPE_BF16] = {"bfloat16", 2},
+    /* narrow types (names as ml_dtypes): one byte per element in memory, see dtype_convert.c */
+    [STRATA_DTYPE_F8E4M3FN] = {"float8_e4m3fn", 1},
+    [STRATA_DTYPE_F8E4M3FNUZ] = {"float8_e4m3fnuz", 1},
+    [STRATA_DTYPE_F8E5M2] = {"float8_e5m2", 1},
+    [STRATA_DTYPE_F8E5M2FNUZ] = {"float8_e5m2fnuz", 1},
+    [STRATA_DTYPE_U4] = {"uint4", 1},            [STRATA_DTYPE_I4] = {"int4", 1},
+    [STRATA_DTYPE_F4E2M1] = {"float4_e2m1fn", 1},
+    [STRATA_DTYPE_F8E8M0] = {"float8_e8m0fnu", 1},
+    [STRATA_DTYPE_U2] = {"uint2", 1},            [STRATA_DTYPE_I2] = {"int2", 1},
 };
 
 const char *strata_dtype_name(strata_dtype t)
