@@ -381,6 +381,11 @@ double tensor_get_f64(const strata_tensor *t, int64_t i)
     case STRATA_DTYPE_U64: return (double)((const uint64_t *)p)[i];
     case STRATA_DTYPE_I64: return (double)((const int64_t *)p)[i];
     case STRATA_DTYPE_BOOL: return ((const uint8_t *)p)[i] ? 1.0 : 0.0;
+    case STRATA_DTYPE_F8E4M3FN: case STRATA_DTYPE_F8E4M3FNUZ: case STRATA_DTYPE_F8E5M2:
+    case STRATA_DTYPE_F8E5M2FNUZ: case STRATA_DTYPE_F8E8M0: case STRATA_DTYPE_F4E2M1:
+        return dtype_narrow_to_f64(t->dtype, ((const uint8_t *)p)[i]);
+    case STRATA_DTYPE_I4: case STRATA_DTYPE_U4: case STRATA_DTYPE_I2: case STRATA_DTYPE_U2:
+        return (double)dtype_narrow_int_get(t->dtype, ((const uint8_t *)p)[i]);
     default: return 0.0;
     }
 }
@@ -398,6 +403,8 @@ int64_t tensor_get_i64(const strata_tensor *t, int64_t i)
     case STRATA_DTYPE_U64: return (int64_t)((const uint64_t *)p)[i];
     case STRATA_DTYPE_I64: return ((const int64_t *)p)[i];
     case STRATA_DTYPE_BOOL: return ((const uint8_t *)p)[i] ? 1 : 0;
+    case STRATA_DTYPE_I4: case STRATA_DTYPE_U4: case STRATA_DTYPE_I2: case STRATA_DTYPE_U2:
+        return dtype_narrow_int_get(t->dtype, ((const uint8_t *)p)[i]);
     default: {
         double v = tensor_get_f64(t, i);
         if (isnan(v)) return 0;
@@ -417,6 +424,15 @@ void tensor_set_f64(strata_tensor *t, int64_t i, double v)
     case STRATA_DTYPE_F16: ((uint16_t *)p)[i] = f32_to_f16((float)v); return;
     case STRATA_DTYPE_BF16: ((uint16_t *)p)[i] = f32_to_bf16((float)v); return;
     case STRATA_DTYPE_BOOL: ((uint8_t *)p)[i] = v != 0.0; return;
+    case STRATA_DTYPE_F8E4M3FN: case STRATA_DTYPE_F8E4M3FNUZ: case STRATA_DTYPE_F8E5M2:
+    case STRATA_DTYPE_F8E5M2FNUZ: case STRATA_DTYPE_F8E8M0: case STRATA_DTYPE_F4E2M1:
+        ((uint8_t *)p)[i] = dtype_f64_to_narrow(t->dtype, v, /*saturate=*/true);
+        return;
+    case STRATA_DTYPE_I4: case STRATA_DTYPE_U4: case STRATA_DTYPE_I2: case STRATA_DTYPE_U2:
+        /* truncate, then wrap to the width like the other integer casts */
+        ((uint8_t *)p)[i] = dtype_narrow_int_wrap(t->dtype, isnan(v) ? 0 : fabs(v) >= 1e18 ? 0
+                                                                      : (int64_t)v);
+        return;
     default:
         if (isnan(v)) v = 0;
         if (dtype_is_signed(t->dtype)) {
@@ -445,6 +461,9 @@ void tensor_set_i64(strata_tensor *t, int64_t i, int64_t v)
     case STRATA_DTYPE_U64: ((uint64_t *)p)[i] = (uint64_t)v; return;
     case STRATA_DTYPE_I64: ((int64_t *)p)[i] = v; return;
     case STRATA_DTYPE_BOOL: ((uint8_t *)p)[i] = v != 0; return;
+    case STRATA_DTYPE_I4: case STRATA_DTYPE_U4: case STRATA_DTYPE_I2: case STRATA_DTYPE_U2:
+        ((uint8_t *)p)[i] = dtype_narrow_int_wrap(t->dtype, v);
+        return;
     default: tensor_set_f64(t, i, (double)v); return;
     }
 }

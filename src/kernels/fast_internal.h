@@ -30,5 +30,7 @@ extern const fast_kernel fast_conv_kernels[];
 extern const size_t fast_conv_count;
 extern const fast_kernel fast_matmul_kernels[];
 extern const size_t fast_matmul_count;
+extern const fast_kernel fast_pool_kernels[];
+extern const size_t fast_pool_count;
 
 #endif

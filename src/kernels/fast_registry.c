@@ -12,6 +12,7 @@ typedef struct family {
 static const family families[] = {
     {fast_conv_kernels, &fast_conv_count},
     {fast_matmul_kernels, &fast_matmul_count},
+    {fast_pool_kernels, &fast_pool_count},
 };
 
 static bool op_matches(const fast_kernel *k, const op_node *n)

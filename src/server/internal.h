@@ -200,7 +200,7 @@ struct model_version {
     char version_str[24];                /* its decimal text */
     model_config *config;                /* the model's config (shared by its versions) */
     strata_plan *plan;                   /* the compiled model (shared by the sessions) */
-    const strata_model *model;           /* the plan's interface (borrowed from plan) */
+    const strata_model *iface;           /* the plan's interface (borrowed from plan) */
     strata_session **sessions;           /* one per instance */
     size_t n_sessions;
     scheduler *sched;                    /* queue + batcher + instances */

@@ -1,0 +1,144 @@
+/* kernels/fast_pool.c — f32 pooling tactics over NCHW, threaded over channels: MaxPool (2-D,
+ * no Indices output), AveragePool (2-D, count_include_pad), GlobalAveragePool, GlobalMaxPool.
+ * Plain C loops that the compiler vectorises; the window bounds are clipped once per row. */
+#include <math.h>
+#include <string.h>
+
+#include "fast_internal.h"
+#include "ref/ref_nn.h"
+
+static bool onnx_op(const op_node *n, const char *name)
+{
+    return n->domain[0] == 0 && strcmp(n->op_type, name) == 0;
+}
+
+static bool supports_pool(const op_node *n, const strata_tensor *const *in)
+{
+    if (!(onnx_op(n, "MaxPool") || onnx_op(n, "AveragePool")) || n->n_inputs < 1 || !fast_f32(in[0]))
+        return false;
+    if (in[0]->rank != 4 || n->n_outputs > 1) return false; /* Indices output: reference */
+    size_t nk = 0;
+    op_attr_ints(n, "kernel_shape", &nk);
+    return nk == 2;
+}
+
+static bool supports_global(const op_node *n, const strata_tensor *const *in)
+{
+    return (onnx_op(n, "GlobalAveragePool") || onnx_op(n, "GlobalMaxPool")) && n->n_inputs == 1 &&
+           fast_f32(in[0]) && in[0]->rank >= 3;
+}
+
+typedef struct pool_job {
+    const float *x;
+    float *y;
+    int64_t H, W, Ho, Wo;
+    nn_window win;
+    bool is_max, include_pad;
+} pool_job;
+
+static void pool_channel(void *arg, int64_t t, int thread_index)
+{
+    (void)thread_index;
+    const pool_job *j = arg;
+    const nn_window *w = &j->win;
+    const float *x = j->x + t * j->H * j->W;
+    float *y = j->y + t * j->Ho * j->Wo;
+    for (int64_t oh = 0; oh < j->Ho; oh++)
+        for (int64_t ow = 0; ow < j->Wo; ow++) {
+            int64_t h0 = oh * w->s[0] - w->pb[0], w0 = ow * w->s[1] - w->pb[1];
+            float acc = j->is_max ? -INFINITY : 0.0f;
+            int64_t count = 0;
+            for (int64_t i = 0; i < w->k[0]; i++) {
+                int64_t ih = h0 + i * w->d[0];
+                if (ih < 0 || ih >= j->H) continue;
+                const float *xr = x + ih * j->W;
+                for (int64_t k = 0; k < w->k[1]; k++) {
+                    int64_t iw = w0 + k * w->d[1];
+                    if (iw < 0 || iw >= j->W) continue;
+                    float v = xr[iw];
+                    if (j->is_max) acc = v > acc || isnan(v) ? v : acc;
+                    else acc += v;
+                    count++;
+                }
+            }
+            if (!j->is_max) {
+                int64_t div = count;
+                if (j->include_pad) { /* the window clipped to the padded input */
+                    int64_t hh = 0, ww = 0;
+                    for (int64_t i = 0; i < w->k[0]; i++) {
+                        int64_t ih = h0 + i * w->d[0];
+                        if (ih >= -w->pb[0] && ih < j->H + w->pe[0]) hh++;
+                    }
+                    for (int64_t k = 0; k < w->k[1]; k++) {
+                        int64_t iw = w0 + k * w->d[1];
+                        if (iw >= -w->pb[1] && iw < j->W + w->pe[1]) ww++;
+                    }
+                    div = hh * ww;
+                }
+                acc = div ? acc / (float)div : 0.0f;
+            }
+            y[oh * j->Wo + ow] = acc;
+        }
+}
+
+static strata_status run_pool(const fast_kernel *k, const op_node *n, const strata_tensor *const *in,
+                              strata_tensor *const *out, const kernel_ctx *ctx)
+{
+    (void)k;
+    const strata_tensor *x = in[0];
+    strata_tensor *y = out[0];
+    pool_job j;
+    memset(&j, 0, sizeof j);
+    j.is_max = onnx_op(n, "MaxPool");
+    j.include_pad = op_attr_int(n, "count_include_pad", 0) != 0;
+    strata_status st = nn_util_window(n, 2, &x->dims[2], NULL, op_attr_int(n, "ceil_mode", 0) != 0, &j.win);
+    if (st != STRATA_OK) return st;
+    j.x = x->data;
+    j.y = y->data;
+    j.H = x->dims[2], j.W = x->dims[3], j.Ho = y->dims[2], j.Wo = y->dims[3];
+    if (j.Ho != j.win.out[0] || j.Wo != j.win.out[1])
+        return op_error(n, STRATA_INTERNAL, "pool geometry does not match the inferred output");
+    thread_pool_parallel_for(ctx->pool, x->dims[0] * x->dims[1], pool_channel, &j);
+    return STRATA_OK;
+}
+
+typedef struct global_job {
+    const float *x;
+    float *y;
+    int64_t hw;
+    bool is_max;
+} global_job;
+
+static void global_channel(void *arg, int64_t t, int thread_index)
+{
+    (void)thread_index;
+    const global_job *j = arg;
+    const float *x = j->x + t * j->hw;
+    if (j->is_max) {
+        float m = -INFINITY;
+        for (int64_t i = 0; i < j->hw; i++) m = x[i] > m || isnan(x[i]) ? x[i] : m;
+        j->y[t] = m;
+    } else {
+        double s = 0;
+        for (int64_t i = 0; i < j->hw; i++) s += x[i];
+        j->y[t] = j->hw ? (float)(s / (double)j->hw) : 0.0f;
+    }
+}
+
+static strata_status run_global(const fast_kernel *k, const op_node *n, const strata_tensor *const *in,
+                                strata_tensor *const *out, const kernel_ctx *ctx)
+{
+    (void)k;
+    const strata_tensor *x = in[0];
+    global_job j = {x->data, out[0]->data, shape_numel(x->rank - 2, x->dims + 2), onnx_op(n, "GlobalMaxPool")};
+    thread_pool_parallel_for(ctx->pool, x->dims[0] * x->dims[1], global_channel, &j);
+    return STRATA_OK;
+}
+
+const fast_kernel fast_pool_kernels[] = {
+    {"pool_f32__scalar", "MaxPool", "", 0, GEMM_ISA_SCALAR, 10, supports_pool, run_pool},
+    {"pool_f32__scalar", "AveragePool", "", 0, GEMM_ISA_SCALAR, 10, supports_pool, run_pool},
+    {"global_pool_f32__scalar", "GlobalAveragePool", "", 0, GEMM_ISA_SCALAR, 10, supports_global, run_global},
+    {"global_pool_f32__scalar", "GlobalMaxPool", "", 0, GEMM_ISA_SCALAR, 10, supports_global, run_global},
+};
+const size_t fast_pool_count = ARRAY_LEN(fast_pool_kernels);
