@@ -28,6 +28,8 @@ typedef struct cli_session {
  * reference interpreter when reference is true). */
 strata_status cli_session_open(const char *path, size_t n_inputs, const char *const *names,
                                strata_tensor *const *inputs, bool reference, cli_session *cs);
+/* The same for benchmarks: symbolic input dims taken as batch (dim 0) or 1. */
+strata_status cli_session_open_batch(const char *path, int64_t batch, bool reference, cli_session *cs);
 void cli_session_close(cli_session *cs);
 
 /* Random inputs for benchmarking (cli_inputs.c). */
@@ -39,9 +41,6 @@ typedef struct cli_inputs {
 } cli_inputs;
 strata_status cli_random_inputs(const strata_model *m, int64_t batch, cli_inputs *in);
 void cli_inputs_release(cli_inputs *in);
-/* Opens path (ONNX or plan) just to read its inputs. */
-strata_status cli_model_for_inputs(const char *path, strata_model **owned, strata_plan **plan,
-                                   const strata_model **out);
 
 /* Prints "strata CMD: <status name>: <last error>" to stderr and returns 1. */
 int cli_fail(const char *cmd, strata_status st);

@@ -39,19 +39,3 @@ void cli_inputs_release(cli_inputs *in)
     for (size_t i = 0; i < in->n; i++) strata_tensor_destroy(in->tensors[i]);
     memset(in, 0, sizeof *in);
 }
-
-/* Input info for an ONNX file or a plan, without compiling: opens it read-only. */
-strata_status cli_model_for_inputs(const char *path, strata_model **owned, strata_plan **plan,
-                                   const strata_model **out)
-{
-    *owned = NULL;
-    *plan = NULL;
-    if (plan_is_plan_file(path)) {
-        strata_status st = strata_plan_open(path, plan);
-        *out = st == STRATA_OK ? strata_plan_model(*plan) : NULL;
-        return st;
-    }
-    strata_status st = strata_model_load(path, owned);
-    *out = *owned;
-    return st;
-}

@@ -59,6 +59,34 @@ strata_status cli_session_open(const char *path, size_t n_inputs, const char *co
     return st;
 }
 
+strata_status cli_session_open_batch(const char *path, int64_t batch, bool reference, cli_session *cs)
+{
+    memset(cs, 0, sizeof *cs);
+    if (plan_is_plan_file(path) || reference) return cli_session_open(path, 0, NULL, NULL, reference, cs);
+    /* ONNX: fix every symbolic input dim (dim 0 = batch, others 1) from the model's inputs */
+    ir_model *m = NULL;
+    strata_status st = onnx_read_model(path, &m);
+    if (st != STRATA_OK) return st;
+    const char *names[CLI_MAX_INPUTS];
+    strata_tensor shapes[CLI_MAX_INPUTS];
+    strata_tensor *ptrs[CLI_MAX_INPUTS];
+    size_t n = 0;
+    const ir_graph *g = m->graph;
+    for (size_t i = 0; i < g->n_inputs && n < CLI_MAX_INPUTS; i++) {
+        const ir_value *v = &g->values[g->inputs[i]];
+        if (v->init || v->rank < 0) continue;
+        memset(&shapes[n], 0, sizeof shapes[n]);
+        shapes[n].rank = v->rank;
+        for (int d = 0; d < v->rank; d++) shapes[n].dims[d] = v->dims[d] >= 0 ? v->dims[d] : d == 0 ? batch : 1;
+        names[n] = v->name;
+        ptrs[n] = &shapes[n];
+        n++;
+    }
+    st = cli_session_open(path, n, names, ptrs, false, cs);
+    ir_model_destroy(m);
+    return st;
+}
+
 void cli_session_close(cli_session *cs)
 {
     strata_session_destroy(cs->session);

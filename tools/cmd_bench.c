@@ -43,9 +43,6 @@ int cmd_bench(int argc, char **argv)
                         "[--warmup W] [--reference] [--json]\n");
         return 2;
     }
-    strata_model *owned = NULL;
-    strata_plan *info_plan = NULL;
-    const strata_model *im = NULL;
     cli_inputs in;
     memset(&in, 0, sizeof in);
     cli_session cs;
@@ -53,9 +50,8 @@ int cmd_bench(int argc, char **argv)
     uint64_t *lat = calloc((size_t)iters, sizeof *lat);
     strata_tensor *outs[CLI_MAX_INPUTS] = {NULL};
     int rc = 1;
-    strata_status st = cli_model_for_inputs(path, &owned, &info_plan, &im);
-    if (st == STRATA_OK) st = cli_random_inputs(im, batch, &in);
-    if (st == STRATA_OK) st = cli_session_open(path, in.n, in.names, in.tensors, reference, &cs);
+    strata_status st = cli_session_open_batch(path, batch, reference, &cs);
+    if (st == STRATA_OK) st = cli_random_inputs(cs.model, batch, &in);
     if (st != STRATA_OK || !lat) {
         cli_fail("bench", st);
         goto done;
@@ -121,7 +117,5 @@ done:
     free(lat);
     cli_session_close(&cs);
     cli_inputs_release(&in);
-    strata_model_destroy(owned);
-    strata_plan_close(info_plan);
     return rc;
 }

@@ -63,9 +63,6 @@ int cmd_profile(int argc, char **argv)
         fprintf(stderr, "usage: strata profile MODEL|PLAN [--batch B] [--iters N] [--top K] [--trace FILE]\n");
         return 2;
     }
-    strata_model *owned = NULL;
-    strata_plan *info_plan = NULL;
-    const strata_model *im = NULL;
     cli_inputs in;
     memset(&in, 0, sizeof in);
     cli_session cs;
@@ -75,9 +72,8 @@ int cmd_profile(int argc, char **argv)
     uint64_t *samples = NULL, *runs = NULL;
     row *rows = NULL;
     int rc = 1;
-    strata_status st = cli_model_for_inputs(path, &owned, &info_plan, &im);
-    if (st == STRATA_OK) st = cli_random_inputs(im, batch, &in);
-    if (st == STRATA_OK) st = cli_session_open(path, in.n, in.names, in.tensors, false, &cs);
+    strata_status st = cli_session_open_batch(path, batch, false, &cs);
+    if (st == STRATA_OK) st = cli_random_inputs(cs.model, batch, &in);
     if (st == STRATA_OK) st = strata_session_run(cs.session, in.n, in.names, in.tensors, 0, NULL, outs); /* warm-up */
     if (st == STRATA_OK) st = strata_session_set_profiling(cs.session, 1);
     if (st != STRATA_OK) {
@@ -174,7 +170,5 @@ done:
     free(rows);
     cli_session_close(&cs);
     cli_inputs_release(&in);
-    strata_model_destroy(owned);
-    strata_plan_close(info_plan);
     return rc;
 }

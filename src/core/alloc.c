@@ -102,6 +102,16 @@ static void free_tracked(scratch_arena *s)
     s->n_live = 0;
 }
 
+/* Frees a scratch block when it is the last one handed out (kernels free in reverse order, so
+ * the scratch's high-water mark is what is live at once, not what a run allocates in total). */
+static void scratch_pop(void *p)
+{
+    uint8_t *blk = (uint8_t *)p - SCRATCH_HDR;
+    size_t n = *(size_t *)blk;
+    size_t need = (n + SCRATCH_HDR + 63) & ~(size_t)63;
+    if (blk + need == active->base + active->used) active->used = (size_t)(blk - active->base);
+}
+
 void scratch_begin(scratch_arena *s)
 {
     free_tracked(s);
@@ -177,7 +187,11 @@ void *mem_realloc(void *p, size_t n_bytes)
 
 void mem_free(void *p)
 {
-    if (!p || in_scratch(p)) return;
+    if (!p) return;
+    if (in_scratch(p)) {
+        scratch_pop(p);
+        return;
+    }
     if (active) untrack(p);
     current.free(current.ctx, p);
 }
@@ -208,7 +222,11 @@ static void *heap_alloc_aligned(size_t n_bytes)
 
 void mem_free_aligned(void *p)
 {
-    if (!p || in_scratch(p)) return;
+    if (!p) return;
+    if (in_scratch(p)) {
+        scratch_pop(p);
+        return;
+    }
     if (active) untrack(p);
     heap_free_aligned(p);
 }

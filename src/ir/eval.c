@@ -1,7 +1,8 @@
 /* ir/eval.c — the reference interpreter: runs a graph node by node with the reference ops,
- * including the control-flow ops (If, Loop, Scan) whose bodies are subgraphs. It is the oracle
- * for the compiled path and the engine of constant folding and calibration. Intermediate
- * tensors are freed after their last use. */
+ * including the control-flow ops (If, Loop, Scan, SequenceMap) whose bodies are subgraphs. It
+ * is the oracle for the compiled path and the engine of constant folding and calibration. Values
+ * may be tensors or sequence/optional containers (core.h). Intermediate values are freed after
+ * their last use. */
 #include <stdio.h>
 #include <string.h>
 
@@ -79,7 +80,8 @@ static strata_status run_if(const ir_node *n, const ir_scope *s, const strata_te
                             strata_tensor **out, int depth)
 {
     char lb[300];
-    if (n->n_inputs < 1 || !in[0] || strata_tensor_numel(in[0]) != 1)
+    if (n->n_inputs < 1 || !in[0] || dtype_is_container(in[0]->dtype) ||
+        strata_tensor_numel(in[0]) != 1)
         return error_set(STRATA_INVALID_MODEL, "%s: condition must be a one-element tensor",
                          node_label(n, lb, sizeof lb));
     bool cond = tensor_get_f64(in[0], 0) != 0.0;
@@ -146,13 +148,13 @@ static strata_status run_loop(const ir_node *n, const ir_scope *s, const strata_
         return error_set(STRATA_INVALID_MODEL, "%s: more outputs than the body provides", lb);
     int64_t max_trips = INT64_MAX;
     if (in[0]) {
-        if (strata_tensor_numel(in[0]) != 1)
+        if (dtype_is_container(in[0]->dtype) || strata_tensor_numel(in[0]) != 1)
             return error_set(STRATA_INVALID_MODEL, "%s: M must be a scalar", lb);
         max_trips = tensor_get_i64(in[0], 0);
     }
     bool cond = true;
     if (in[1]) {
-        if (strata_tensor_numel(in[1]) != 1)
+        if (dtype_is_container(in[1]->dtype) || strata_tensor_numel(in[1]) != 1)
             return error_set(STRATA_INVALID_MODEL, "%s: cond must be a scalar", lb);
         cond = tensor_get_f64(in[1], 0) != 0.0;
     }
@@ -195,7 +197,7 @@ static strata_status run_loop(const ir_node *n, const ir_scope *s, const strata_
         memset(bout, 0, n_body_out * sizeof *bout);
         st = run_graph(body, s, bin, n_carried + 2, bout, n_body_out, depth + 1);
         if (st != STRATA_OK) goto done;
-        if (!bout[0] || strata_tensor_numel(bout[0]) != 1) {
+        if (!bout[0] || dtype_is_container(bout[0]->dtype) || strata_tensor_numel(bout[0]) != 1) {
             st = error_set(STRATA_INVALID_MODEL, "%s: body's cond output is not a scalar", lb);
             for (size_t k = 0; k < n_body_out; k++) strata_tensor_destroy(bout[k]);
             goto done;
@@ -416,6 +418,65 @@ done:
     return st;
 }
 
+/* Runs the body once per element of the sequence input 0; inputs that are sequences (of the same
+ * length) give their i-th element, the others are passed whole; each body output is collected
+ * into an output sequence. */
+static strata_status run_seqmap(const ir_node *n, const ir_scope *s, const strata_tensor *const *in,
+                                strata_tensor **out, int depth)
+{
+    char lb[300];
+    node_label(n, lb, sizeof lb);
+    const ir_graph *body = node_graph_attr(n, "body");
+    if (!body) return error_set(STRATA_INVALID_MODEL, "%s: missing body", lb);
+    if (n->n_inputs < 1 || !in[0] || in[0]->dtype != STRATA_DTYPE_SEQUENCE)
+        return error_set(STRATA_INVALID_ARGUMENT, "%s: input 0 must be a sequence", lb);
+    if (body->n_inputs != n->n_inputs || body->n_outputs != n->n_outputs)
+        return error_set(STRATA_INVALID_MODEL, "%s: body has %zu inputs and %zu outputs, the node "
+                         "%zu and %zu", lb, body->n_inputs, body->n_outputs, n->n_inputs,
+                         n->n_outputs);
+    int64_t len = in[0]->dims[0];
+    for (size_t k = 0; k < n->n_inputs; k++) {
+        if (!in[k]) return error_set(STRATA_INVALID_MODEL, "%s: input %zu is absent", lb, k);
+        if (in[k]->dtype == STRATA_DTYPE_SEQUENCE && in[k]->dims[0] != len)
+            return error_set(STRATA_INVALID_ARGUMENT, "%s: input %zu has %lld elements, input 0 "
+                             "has %lld", lb, k, (long long)in[k]->dims[0], (long long)len);
+    }
+    strata_status st = STRATA_OK;
+    const strata_tensor **bin = mem_calloc(n->n_inputs + 1, sizeof *bin);
+    strata_tensor **bout = mem_calloc(n->n_outputs + 1, sizeof *bout);
+    if (!bin || !bout) {
+        st = error_set(STRATA_OUT_OF_MEMORY, "%s: out of memory", lb);
+        goto done;
+    }
+    for (size_t j = 0; j < n->n_outputs; j++) {
+        out[j] = mem_calloc(1, sizeof *out[j]);
+        if (!out[j]) {
+            st = error_set(STRATA_OUT_OF_MEMORY, "%s: out of memory", lb);
+            goto done;
+        }
+        st = tensor_alloc_container(out[j], STRATA_DTYPE_SEQUENCE, len);
+        if (st != STRATA_OK) goto done;
+    }
+    for (int64_t i = 0; i < len; i++) {
+        for (size_t k = 0; k < n->n_inputs; k++)
+            bin[k] = in[k]->dtype == STRATA_DTYPE_SEQUENCE ? ((strata_tensor *const *)in[k]->data)[i]
+                                                           : in[k];
+        memset(bout, 0, n->n_outputs * sizeof *bout);
+        st = run_graph(body, s, bin, n->n_inputs, bout, n->n_outputs, depth + 1);
+        if (st != STRATA_OK) goto done;
+        for (size_t j = 0; j < n->n_outputs; j++) ((strata_tensor **)out[j]->data)[i] = bout[j];
+    }
+done:
+    if (st != STRATA_OK)
+        for (size_t j = 0; j < n->n_outputs; j++) {
+            strata_tensor_destroy(out[j]);
+            out[j] = NULL;
+        }
+    mem_free(bin);
+    mem_free(bout);
+    return st;
+}
+
 /* ---- one ordinary node ------------------------------------------------------------------- */
 
 static strata_status run_op(const ir_graph *g, const ir_node *n, const strata_tensor *const *in,
@@ -433,10 +494,11 @@ static strata_status run_op(const ir_graph *g, const ir_node *n, const strata_te
                          n->domain[0] ? "." : "", n->op_type, (long long)opset);
     op_node on = {n->name, n->op_type, n->domain, (int)opset, n->attrs, n->n_attrs,
                   n->n_inputs, n->n_outputs};
+    strata_status st = ref_op_check_values(d, &on, in);
+    if (st != STRATA_OK) return st;
     strata_tensor *outs_buf[64];
     strata_tensor **outs = n->n_outputs <= 64 ? outs_buf : mem_calloc(n->n_outputs, sizeof *outs);
     if (!outs) return error_set(STRATA_OUT_OF_MEMORY, "%s: out of memory", node_label(n, lb, sizeof lb));
-    strata_status st = STRATA_OK;
     for (size_t j = 0; j < n->n_outputs; j++) {
         outs[j] = NULL;
         if (n->outputs[j] < 0) continue;
@@ -452,7 +514,7 @@ static strata_status run_op(const ir_graph *g, const ir_node *n, const strata_te
                        node_label(n, lb, sizeof lb));
     if (st != STRATA_OK) goto fail;
     for (size_t j = 0; j < n->n_outputs; j++) {
-        if (!outs[j]) continue;
+        if (!outs[j] || dtype_is_container(outs[j]->dtype)) continue; /* compute builds those */
         if (!dtype_is_valid((int)outs[j]->dtype)) {
             st = error_set(STRATA_INTERNAL, "%s: output %zu got no dtype from inference",
                            node_label(n, lb, sizeof lb), j);
@@ -484,9 +546,20 @@ fail:
 static strata_status check_input(const ir_graph *g, const ir_value *v, const strata_tensor *t)
 {
     char a[160], b[160];
+    if (v->kind == VALUE_SEQUENCE && t->dtype != STRATA_DTYPE_SEQUENCE)
+        return error_set(STRATA_INVALID_ARGUMENT, "input '%s': got %s, the model wants a sequence",
+                         v->name, strata_dtype_name(t->dtype));
+    if (v->kind == VALUE_SEQUENCE || v->kind == VALUE_OPTIONAL)
+        return STRATA_OK; /* an optional may hold (or be given as) a tensor or a sequence */
     if (v->kind != VALUE_TENSOR && v->kind != VALUE_UNKNOWN)
-        return error_set(STRATA_UNSUPPORTED, "input '%s': only tensor inputs are supported",
-                         v->name);
+        return error_set(STRATA_UNSUPPORTED, "input '%s': only tensor, sequence and optional "
+                         "inputs are supported", v->name);
+    if (dtype_is_container(t->dtype)) {
+        if (v->dtype != STRATA_DTYPE_UNDEFINED || v->rank >= 0)
+            return error_set(STRATA_INVALID_ARGUMENT, "input '%s': got a %s, the model wants a "
+                             "tensor", v->name, strata_dtype_name(t->dtype));
+        return STRATA_OK; /* type not declared */
+    }
     if (v->dtype != STRATA_DTYPE_UNDEFINED && t->dtype != v->dtype)
         return error_set(STRATA_INVALID_ARGUMENT, "input '%s': got %s, the model wants %s",
                          v->name, strata_dtype_name(t->dtype), strata_dtype_name(v->dtype));
@@ -596,6 +669,8 @@ static strata_status run_graph(const ir_graph *g, const ir_scope *outer,
             st = run_loop(n, &s, in_buf, out_buf, depth);
         else if (n->domain[0] == 0 && strcmp(n->op_type, "Scan") == 0)
             st = run_scan(n, &s, in_buf, out_buf, depth);
+        else if (n->domain[0] == 0 && strcmp(n->op_type, "SequenceMap") == 0)
+            st = run_seqmap(n, &s, in_buf, out_buf, depth);
         else
             st = run_op(g, n, in_buf, out_buf);
         if (st != STRATA_OK) goto done;
@@ -650,7 +725,8 @@ done:
 bool ir_is_control_op(const ir_node *n)
 {
     return n->domain[0] == 0 && (strcmp(n->op_type, "If") == 0 || strcmp(n->op_type, "Loop") == 0 ||
-                                 strcmp(n->op_type, "Scan") == 0);
+                                 strcmp(n->op_type, "Scan") == 0 ||
+                                 strcmp(n->op_type, "SequenceMap") == 0);
 }
 
 strata_status ir_eval_control(const ir_node *n, const ir_scope *scope,
@@ -660,6 +736,7 @@ strata_status ir_eval_control(const ir_node *n, const ir_scope *scope,
     if (strcmp(n->op_type, "If") == 0) return run_if(n, scope, in, out, 0);
     if (strcmp(n->op_type, "Loop") == 0) return run_loop(n, scope, in, out, 0);
     if (strcmp(n->op_type, "Scan") == 0) return run_scan(n, scope, in, out, 0);
+    if (strcmp(n->op_type, "SequenceMap") == 0) return run_seqmap(n, scope, in, out, 0);
     return error_set(STRATA_INTERNAL, "node '%s' (%s) is not a control-flow op", n->name, n->op_type);
 }
 

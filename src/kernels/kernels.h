@@ -54,6 +54,13 @@ extern const op_def ref_ops_transformer[]; /* Attention, RMSNormalization, Rotar
 extern const op_def ref_ops_loss[];   /* NegativeLogLikelihoodLoss, SoftmaxCrossEntropyLoss */
 extern const op_def ref_ops_signal[]; /* DFT, STFT, windows, mel weights */
 extern const op_def ref_ops_fused[];  /* com.strata ops the compiler creates (ref/fused.c) */
+extern const op_def ref_ops_seq[];    /* sequence and optional values (ref/seq_*.c) */
+
+/* Sequence and optional values (STRATA_DTYPE_SEQUENCE/OPTIONAL containers) may only reach the
+ * ops of ref_ops_seq: INVALID_ARGUMENT naming the node and input when a container input goes
+ * to another op d (which would read it as elements); STRATA_OK otherwise. */
+strata_status ref_op_check_values(const op_def *d, const op_node *n,
+                                  const strata_tensor *const *in);
 
 /* ---- helpers for writing ops (kernels/ref/op_util.c) -------------------------------------- */
 

@@ -79,6 +79,12 @@ static strata_status place_output(exec_state *e, const strata_plan *p, const ir_
                                   strata_tensor *t, bool zero)
 {
     int64_t slot = p->slot_of[id];
+    if (dtype_is_container(t->dtype)) { /* a sequence/optional: its op builds it in the scratch */
+        if (slot >= 0)
+            return error_set(STRATA_INTERNAL, "node '%s' (%s): a sequence output has an arena slot",
+                             n->name, n->op_type);
+        return STRATA_OK;
+    }
     strata_status st = tensor_set_shape(t, t->dtype, t->rank, t->dims);
     if (st != STRATA_OK) return error_prefix(st, "node '%s' (%s)", n->name, n->op_type);
     if (shape_numel(t->rank, t->dims) < 0)
@@ -183,7 +189,8 @@ static strata_status run_steps(exec_state *e, const strata_plan *p)
         }
         op_node on = {n->name, n->op_type, n->domain, p->opsets[i], n->attrs, n->n_attrs,
                       n->n_inputs, n->n_outputs};
-        strata_status st = p->ops[i]->infer(&on, in_buf, out_buf);
+        strata_status st = ref_op_check_values(p->ops[i], &on, in_buf);
+        if (st == STRATA_OK) st = p->ops[i]->infer(&on, in_buf, out_buf);
         if (st == STRATA_NOT_FOUND)
             st = error_set(STRATA_INTERNAL, "node '%s' (%s): shape inference lacked a value", n->name, n->op_type);
         if (st != STRATA_OK) return st;

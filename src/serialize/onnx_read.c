@@ -233,6 +233,13 @@ static int typed_field_for(strata_dtype t, size_t *per_elem)
     case STRATA_DTYPE_I32: case STRATA_DTYPE_I16: case STRATA_DTYPE_I8: case STRATA_DTYPE_U16:
     case STRATA_DTYPE_U8: case STRATA_DTYPE_BOOL: case STRATA_DTYPE_F16: case STRATA_DTYPE_BF16:
         return TP_INT32;
+    case STRATA_DTYPE_F8E4M3FN: case STRATA_DTYPE_F8E4M3FNUZ: case STRATA_DTYPE_F8E5M2:
+    case STRATA_DTYPE_F8E5M2FNUZ: case STRATA_DTYPE_F8E8M0:
+        return TP_INT32;
+    /* 4- and 2-bit types: each int32_data value holds one packed byte (see read_tensor) */
+    case STRATA_DTYPE_U4: case STRATA_DTYPE_I4: case STRATA_DTYPE_F4E2M1: case STRATA_DTYPE_U2:
+    case STRATA_DTYPE_I2:
+        return TP_INT32;
     case STRATA_DTYPE_STRING: return TP_STRING;
     case STRATA_DTYPE_I64: return TP_INT64;
     case STRATA_DTYPE_F64: return TP_DOUBLE;
@@ -261,10 +268,21 @@ static int typed_wire(int field)
                                                                      : PROTOBUF_VARINT;
 }
 
-/* Stores typed element k of t from the raw protobuf value v. */
+/* Stores typed element k of t from the raw protobuf value v. For the 4- and 2-bit types k counts
+ * packed bytes: byte k unpacks into elements k * (8 / bits) onwards. */
 static void store_typed(strata_tensor *t, size_t k, uint64_t v)
 {
     uint8_t *d = t->data;
+    int bits = dtype_file_bits(t->dtype);
+    if (bits == 4 || bits == 2) {
+        int64_t per_byte = 8 / bits, first = (int64_t)k * per_byte;
+        int64_t numel = shape_numel(t->rank, t->dims);
+        uint8_t b = (uint8_t)v;
+        if (first < numel)
+            dtype_unpack(t->dtype, &b, numel - first < per_byte ? numel - first : per_byte,
+                         d + first);
+        return;
+    }
     switch (t->dtype) {
     case STRATA_DTYPE_F32: case STRATA_DTYPE_C64: {
         uint32_t b = (uint32_t)v;
@@ -283,6 +301,8 @@ static void store_typed(strata_tensor *t, size_t k, uint64_t v)
         break;
     }
     case STRATA_DTYPE_I8: case STRATA_DTYPE_U8: d[k] = (uint8_t)v; break;
+    case STRATA_DTYPE_F8E4M3FN: case STRATA_DTYPE_F8E4M3FNUZ: case STRATA_DTYPE_F8E5M2:
+    case STRATA_DTYPE_F8E5M2FNUZ: case STRATA_DTYPE_F8E8M0: d[k] = (uint8_t)v; break;
     case STRATA_DTYPE_BOOL: d[k] = v != 0; break;
     case STRATA_DTYPE_I64: case STRATA_DTYPE_U64: memcpy(d + 8 * k, &v, 8); break;
     default: break;
@@ -433,7 +453,10 @@ static strata_status read_tensor(reader *rd, protobuf_reader msg, strata_tensor 
         goto done;
     }
     size_t esize = strata_dtype_size(dt);
-    size_t need = (size_t)numel * esize;
+    size_t need = (size_t)numel * esize; /* bytes in memory */
+    /* bytes in the file: 4- and 2-bit types are packed there (two or four to a byte) */
+    bool packed = dtype_file_bits(dt) == 4 || dtype_file_bits(dt) == 2;
+    size_t file_need = packed ? dtype_file_bytes(dt, numel) : need;
     bool external = have_location && location == 1;
     if (have_location && location > 1) {
         st = tensor_error(rd, &msg, start, tn, "unknown data_location %llu",
@@ -487,7 +510,7 @@ static strata_status read_tensor(reader *rd, protobuf_reader msg, strata_tensor 
             st = tensor_error(rd, &msg, start, tn, "external data location is empty");
             goto done;
         }
-        uint64_t eoff = 0, elen = need;
+        uint64_t eoff = 0, elen = file_need;
         if (ext_off && !parse_u64(ext_off, &eoff)) {
             st = tensor_error(rd, &msg, start, tn, "external data offset '%s' is not a "
                                                    "non-negative integer", ext_off);
@@ -498,11 +521,11 @@ static strata_status read_tensor(reader *rd, protobuf_reader msg, strata_tensor 
                                                    "non-negative integer", ext_len);
             goto done;
         }
-        if (elen != need) {
+        if (elen != file_need) {
             st = tensor_error(rd, &msg, start, tn,
                               "external data length %llu does not match %s%s (%zu bytes)",
                               (unsigned long long)elen, strata_dtype_name(dt),
-                              shape_describe(rank, dims, sbuf, sizeof sbuf), need);
+                              shape_describe(rank, dims, sbuf, sizeof sbuf), file_need);
             goto done;
         }
         mapped_file *ef;
@@ -516,7 +539,10 @@ static strata_status read_tensor(reader *rd, protobuf_reader msg, strata_tensor 
             goto done;
         }
         const uint8_t *p = ef->data + eoff;
-        if ((uintptr_t)p % esize == 0) {
+        if (packed) {
+            st = strata_tensor_create(dt, rank, dims, &t);
+            if (st == STRATA_OK) dtype_unpack(dt, p, numel, t->data);
+        } else if ((uintptr_t)p % esize == 0) {
             st = strata_tensor_wrap(dt, rank, dims, (void *)(uintptr_t)p, need, NULL, &t);
         } else {
             st = strata_tensor_create(dt, rank, dims, &t);
@@ -529,15 +555,18 @@ static strata_status read_tensor(reader *rd, protobuf_reader msg, strata_tensor 
             st = tensor_error(rd, &msg, raw.offset, tn, "string tensors cannot use raw_data");
             goto done;
         }
-        if (raw.len != need) {
+        if (raw.len != file_need) {
             st = tensor_error(rd, &msg, raw.offset, tn,
-                              "raw_data has %zu bytes, %s%s needs %zu", raw.len,
+                              "raw_data has %zu bytes, %s%s needs %zu%s", raw.len,
                               strata_dtype_name(dt), shape_describe(rank, dims, sbuf, sizeof sbuf),
-                              need);
+                              file_need, packed ? " (packed)" : "");
             goto done;
         }
         const uint8_t *p = protobuf_bytes(&msg, &raw);
-        if (rd->zero_copy && (uintptr_t)p % esize == 0) {
+        if (packed) {
+            st = strata_tensor_create(dt, rank, dims, &t);
+            if (st == STRATA_OK) dtype_unpack(dt, p, numel, t->data);
+        } else if (rd->zero_copy && (uintptr_t)p % esize == 0) {
             st = strata_tensor_wrap(dt, rank, dims, (void *)(uintptr_t)p, need, NULL, &t);
         } else {
             st = strata_tensor_create(dt, rank, dims, &t);
@@ -553,11 +582,12 @@ static strata_status read_tensor(reader *rd, protobuf_reader msg, strata_tensor 
                               typed_field_name(typed), strata_dtype_name(dt));
             goto done;
         }
-        if (n_typed != (size_t)numel * per) {
-            st = tensor_error(rd, &msg, start, tn, "%s has %zu values, %s%s needs %zu",
+        size_t n_want = packed ? file_need : (size_t)numel * per;
+        if (n_typed != n_want) {
+            st = tensor_error(rd, &msg, start, tn, "%s has %zu values, %s%s needs %zu%s",
                               typed_field_name(want), n_typed, strata_dtype_name(dt),
-                              shape_describe(rank, dims, sbuf, sizeof sbuf),
-                              (size_t)numel * per);
+                              shape_describe(rank, dims, sbuf, sizeof sbuf), n_want,
+                              packed ? " (one packed byte each)" : "");
             goto done;
         }
         if ((st = strata_tensor_create(dt, rank, dims, &t)) != STRATA_OK) goto done;

@@ -1,6 +1,7 @@
 /* serialize/onnx_write.c — IR → ONNX ModelProto: metadata, opsets, the graph with nodes,
  * attributes of every kind (subgraphs recursively), initializers as little-endian raw_data
- * (strings in string_data) and value_info for every value whose type is known. */
+ * (strings in string_data; 4- and 2-bit types packed) and value_info for every value whose type
+ * is known. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -25,6 +26,23 @@ typedef struct weight_sink {
     void *ctx;
     strata_status status; /* first failure of place */
 } weight_sink;
+
+/* raw_data of a 4- or 2-bit tensor: elements packed two or four to a byte, low bits first
+ * (in memory they take a byte each). Packs a chunk at a time through a stack buffer. */
+static void put_packed(protobuf_writer *w, uint32_t field, const strata_tensor *t)
+{
+    int64_t numel = shape_numel(t->rank, t->dims);
+    int64_t per_byte = 8 / dtype_file_bits(t->dtype), chunk = 256 * per_byte;
+    uint8_t buf[256];
+    const uint8_t *d = t->data;
+    size_t mark = protobuf_begin(w, field);
+    for (int64_t i = 0; i < numel; i += chunk) {
+        int64_t n = numel - i < chunk ? numel - i : chunk;
+        dtype_pack(t->dtype, d + i, n, buf);
+        protobuf_put_raw(w, buf, dtype_file_bytes(t->dtype, n));
+    }
+    protobuf_end(w, mark);
+}
 
 static void write_tensor_to(protobuf_writer *w, uint32_t field, const strata_tensor *t,
                             const char *name, weight_sink *sink)
@@ -59,6 +77,8 @@ static void write_tensor_to(protobuf_writer *w, uint32_t field, const strata_ten
             protobuf_end(w, em);
         }
         protobuf_put_varint(w, 14, 1); /* data_location = EXTERNAL */
+    } else if (dtype_file_bits(t->dtype) == 4 || dtype_file_bits(t->dtype) == 2) {
+        put_packed(w, 9, t);
     } else {
         protobuf_put_bytes(w, 9, t->data, t->n_bytes);
     }

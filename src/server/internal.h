@@ -156,8 +156,10 @@ struct infer_request {
 typedef struct scheduler scheduler;
 
 strata_status scheduler_create(model_version *mv, scheduler **out);
-/* Completes what is queued (with an error once drain_deadline_ns has passed; 0 = run it all),
- * joins the instances and frees. */
+/* Refuses new requests, answers the queued ones CANCELLED, waits for running batches and joins
+ * the instances. The scheduler stays valid (submit answers QUEUE_FULL) until destroyed. */
+void scheduler_stop(scheduler *s);
+/* Stops (if not yet) and frees; accepts NULL. */
 void scheduler_destroy(scheduler *s);
 /* Checks the request against the model (shapes, dtypes, names), then queues it. On failure the
  * request is NOT queued and done is not called: the caller answers. QUEUE_FULL at once when

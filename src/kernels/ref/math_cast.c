@@ -1,7 +1,9 @@
 /* kernels/ref/math_cast.c — Cast and CastLike between every numeric type, bool and string.
  * Float to narrower float rounds once (double to f16/bf16 goes through a round-to-odd float);
+ * to float8/float4 it rounds to nearest even with the 'saturate' rule, to e8m0 by 'round_mode';
  * float to string prints the shortest text that reads back, as Python/numpy do. */
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +14,47 @@
 static bool castable(strata_dtype t)
 {
     return dtype_is_float(t) || dtype_is_int(t) || t == STRATA_DTYPE_BOOL ||
-           t == STRATA_DTYPE_STRING;
+           t == STRATA_DTYPE_STRING || dtype_is_narrow_float(t) || dtype_is_narrow_int(t);
+}
+
+/* Integer-like types whose values read back through math_ldi as signed. */
+static bool is_signed_int(strata_dtype t)
+{
+    return dtype_is_signed(t) || t == STRATA_DTYPE_I4 || t == STRATA_DTYPE_I2;
+}
+
+/* How values are rounded into a narrow float: attributes 'saturate' (float8, float4) and
+ * 'round_mode' (e8m0). */
+typedef struct cast_opts {
+    bool saturate;
+    dtype_round_mode round;
+} cast_opts;
+
+static strata_status cast_opts_read(const op_node *n, cast_opts *o)
+{
+    o->saturate = op_attr_int(n, "saturate", 1) != 0;
+    const char *m = op_attr_string(n, "round_mode", "up");
+    if (strcmp(m, "up") == 0) o->round = DTYPE_ROUND_UP;
+    else if (strcmp(m, "down") == 0) o->round = DTYPE_ROUND_DOWN;
+    else if (strcmp(m, "nearest") == 0) o->round = DTYPE_ROUND_NEAREST;
+    else
+        return op_error(n, STRATA_INVALID_MODEL,
+                        "'round_mode' is '%.40s'; want 'up', 'down' or 'nearest'", m);
+    return STRATA_OK;
+}
+
+/* Stores the value v into element i of y, rounding narrow floats as the options say. */
+static void store_value(strata_tensor *y, int64_t i, double v, const cast_opts *o)
+{
+    uint8_t *b = y->data;
+    if (y->dtype == STRATA_DTYPE_F8E8M0) {
+        float f = isnan(v) ? NAN : fabs(v) > FLT_MAX ? (float)copysign(INFINITY, v) : (float)v;
+        b[i] = dtype_f32_to_e8m0(f, o->saturate, o->round);
+    } else if (dtype_is_narrow_float(y->dtype)) {
+        b[i] = dtype_f64_to_narrow(y->dtype, v, o->saturate);
+    } else {
+        math_st(y, i, v);
+    }
 }
 
 /* The target dtype of a Cast (attribute 'to') or CastLike (input 1's type). */
@@ -46,7 +88,9 @@ strata_status math_cast_infer(const op_node *n, const strata_tensor *const *in,
     if (!castable(x->dtype))
         return op_error(n, STRATA_UNSUPPORTED, "cast from %s is not supported", math_dtype(x));
     strata_dtype to = STRATA_DTYPE_UNDEFINED;
+    cast_opts o;
     strata_status st = cast_target(n, in, &to);
+    if (st == STRATA_OK) st = cast_opts_read(n, &o);
     if (st != STRATA_OK || !out[0]) return st;
     return tensor_set_shape(out[0], to, x->rank, x->dims);
 }
@@ -132,9 +176,9 @@ static strata_status to_string(const op_node *n, const strata_tensor *x, int64_t
     } else {
         if (x->dtype == STRATA_DTYPE_BOOL)
             snprintf(buf, sizeof buf, "%s", math_ldi(x, i) ? "True" : "False");
-        else if (dtype_is_float(x->dtype))
+        else if (dtype_is_float(x->dtype) || dtype_is_narrow_float(x->dtype))
             format_float(math_ld(x, i), x->dtype != STRATA_DTYPE_F64, buf, sizeof buf);
-        else if (dtype_is_signed(x->dtype))
+        else if (is_signed_int(x->dtype))
             snprintf(buf, sizeof buf, "%lld", (long long)math_ldi(x, i));
         else
             snprintf(buf, sizeof buf, "%llu", (unsigned long long)(uint64_t)math_ldi(x, i));
@@ -146,7 +190,7 @@ static strata_status to_string(const op_node *n, const strata_tensor *x, int64_t
 
 /* Parses string element i into y[i]. Integers parse exactly; anything else through strtod. */
 static strata_status from_string(const op_node *n, const strata_tensor *x, int64_t i,
-                                 strata_tensor *y)
+                                 strata_tensor *y, const cast_opts *o)
 {
     const char *s = ((char *const *)x->data)[i];
     if (!s) s = "";
@@ -176,7 +220,7 @@ static strata_status from_string(const op_node *n, const strata_tensor *x, int64
                         "element %lld: '%.40s' is not a number", (long long)i, s);
     }
     if (y->dtype == STRATA_DTYPE_F16 || y->dtype == STRATA_DTYPE_BF16) d = to_float_odd(d);
-    math_st(y, i, d);
+    store_value(y, i, d, o);
     return STRATA_OK;
 }
 
@@ -188,6 +232,9 @@ strata_status math_cast_compute(const op_node *n, const strata_tensor *const *in
     if (!x || !y) return STRATA_OK;
     int64_t count = shape_numel(x->rank, x->dims);
     strata_dtype to = y->dtype;
+    cast_opts o;
+    strata_status ost = cast_opts_read(n, &o);
+    if (ost != STRATA_OK) return ost;
     if (to == STRATA_DTYPE_STRING) {
         char **d = y->data;
         for (int64_t i = 0; i < count; i++) {
@@ -198,7 +245,7 @@ strata_status math_cast_compute(const op_node *n, const strata_tensor *const *in
     }
     if (x->dtype == STRATA_DTYPE_STRING) {
         for (int64_t i = 0; i < count; i++) {
-            strata_status st = from_string(n, x, i, y);
+            strata_status st = from_string(n, x, i, y, &o);
             if (st != STRATA_OK) return st;
         }
         return STRATA_OK;
@@ -207,25 +254,25 @@ strata_status math_cast_compute(const op_node *n, const strata_tensor *const *in
         if (x->n_bytes) memcpy(y->data, x->data, x->n_bytes);
         return STRATA_OK;
     }
-    if (dtype_is_float(x->dtype)) {
+    if (dtype_is_float(x->dtype) || dtype_is_narrow_float(x->dtype)) {
         bool odd = x->dtype == STRATA_DTYPE_F64 &&
                    (to == STRATA_DTYPE_F16 || to == STRATA_DTYPE_BF16);
         for (int64_t i = 0; i < count; i++) {
             double v = math_ld(x, i);
-            math_st(y, i, odd ? (double)to_float_odd(v) : v);
+            store_value(y, i, odd ? (double)to_float_odd(v) : v, &o);
         }
         return STRATA_OK;
     }
     /* integer or bool source */
-    bool u = !dtype_is_signed(x->dtype);
+    bool u = !is_signed_int(x->dtype);
     for (int64_t i = 0; i < count; i++) {
         int64_t v = math_ldi(x, i);
         if (to == STRATA_DTYPE_F32) {
             ((float *)y->data)[i] = u ? (float)(uint64_t)v : (float)v;
-        } else if (dtype_is_float(to)) {
+        } else if (dtype_is_float(to) || dtype_is_narrow_float(to)) {
             double d = u ? (double)(uint64_t)v : (double)v;
             if (to == STRATA_DTYPE_F16 || to == STRATA_DTYPE_BF16) d = to_float_odd(d);
-            math_st(y, i, d);
+            store_value(y, i, d, &o);
         } else {
             math_sti(y, i, v);
         }
@@ -246,7 +293,7 @@ strata_status math_cast_bitcast_infer(const op_node *n, const strata_tensor *con
                         (long long)to);
     if (x->dtype == STRATA_DTYPE_STRING || to == STRATA_DTYPE_STRING)
         return op_error(n, STRATA_INVALID_MODEL, "strings cannot be bit-cast");
-    if (strata_dtype_size(x->dtype) != strata_dtype_size((strata_dtype)to))
+    if (dtype_file_bits(x->dtype) != dtype_file_bits((strata_dtype)to))
         return op_error(n, STRATA_UNSUPPORTED, "bit-cast from %s to %s changes the element size",
                         math_dtype(x), strata_dtype_name((strata_dtype)to));
     if (!out[0]) return STRATA_OK;
@@ -263,6 +310,11 @@ strata_status math_cast_bitcast_compute(const op_node *n, const strata_tensor *c
     if (y->dtype == STRATA_DTYPE_BOOL) { /* keep bools 0/1 */
         uint8_t *b = y->data;
         for (size_t i = 0; i < y->n_bytes; i++) b[i] = b[i] != 0;
+    } else if (dtype_file_bits(y->dtype) < 8) { /* 4-bit in a byte: keep the stored form */
+        uint8_t *b = y->data;
+        for (size_t i = 0; i < y->n_bytes; i++)
+            b[i] = y->dtype == STRATA_DTYPE_F4E2M1 ? (uint8_t)(b[i] & 0xF)
+                                                   : dtype_narrow_int_wrap(y->dtype, b[i]);
     }
     return STRATA_OK;
 }

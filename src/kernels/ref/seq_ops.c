@@ -170,7 +170,7 @@ strata_status seq_empty_compute(const op_node *n, const strata_tensor *const *in
 static strata_status at_element(const op_node *n, const strata_tensor *const *in,
                                 const strata_tensor **elem)
 {
-    const strata_tensor *s;
+    const strata_tensor *s = NULL;
     strata_status st = seq_input(n, in, 0, "input_sequence", &s);
     if (st != STRATA_OK) return st;
     int64_t pos;
@@ -191,7 +191,7 @@ static strata_status at_element(const op_node *n, const strata_tensor *const *in
 
 strata_status seq_at_infer(const op_node *n, const strata_tensor *const *in, strata_tensor *const *out)
 {
-    const strata_tensor *e;
+    const strata_tensor *e = NULL;
     strata_status st = at_element(n, in, &e);
     if (st != STRATA_OK) return st;
     return seq_out_like(out[0], e);
@@ -200,7 +200,7 @@ strata_status seq_at_infer(const op_node *n, const strata_tensor *const *in, str
 strata_status seq_at_compute(const op_node *n, const strata_tensor *const *in,
                              strata_tensor *const *out)
 {
-    const strata_tensor *e;
+    const strata_tensor *e = NULL;
     strata_status st = at_element(n, in, &e);
     if (st != STRATA_OK) return st;
     if (dtype_is_container(e->dtype)) return seq_copy_value(out[0], e);
@@ -212,7 +212,7 @@ strata_status seq_at_compute(const op_node *n, const strata_tensor *const *in,
 /* Where SequenceInsert puts its tensor (0..len); NOT_FOUND while unknown. */
 static strata_status insert_at(const op_node *n, const strata_tensor *const *in, int64_t *at)
 {
-    const strata_tensor *s;
+    const strata_tensor *s = NULL;
     strata_status st = seq_input(n, in, 0, "input_sequence", &s);
     if (st == STRATA_OK) st = tensor_element(n, op_input(n, in, 1), 1);
     if (st != STRATA_OK) return st;
@@ -235,7 +235,7 @@ static strata_status insert_at(const op_node *n, const strata_tensor *const *in,
 strata_status seq_insert_infer(const op_node *n, const strata_tensor *const *in,
                                strata_tensor *const *out)
 {
-    int64_t at;
+    int64_t at = 0;
     strata_status st = insert_at(n, in, &at);
     if (st == STRATA_NOT_FOUND) return seq_out_type(out[0], STRATA_DTYPE_SEQUENCE, -1);
     if (st != STRATA_OK) return st;
@@ -245,7 +245,7 @@ strata_status seq_insert_infer(const op_node *n, const strata_tensor *const *in,
 strata_status seq_insert_compute(const op_node *n, const strata_tensor *const *in,
                                  strata_tensor *const *out)
 {
-    int64_t at;
+    int64_t at = 0;
     strata_status st = insert_at(n, in, &at);
     if (st == STRATA_NOT_FOUND) return op_error(n, STRATA_INTERNAL, "input sequence has no value");
     if (st != STRATA_OK) return st;
@@ -263,7 +263,7 @@ strata_status seq_insert_compute(const op_node *n, const strata_tensor *const *i
 /* Which element SequenceErase drops; NOT_FOUND while unknown. */
 static strata_status erase_at(const op_node *n, const strata_tensor *const *in, int64_t *at)
 {
-    const strata_tensor *s;
+    const strata_tensor *s = NULL;
     strata_status st = seq_input(n, in, 0, "input_sequence", &s);
     if (st != STRATA_OK) return st;
     if (!s->data) return STRATA_NOT_FOUND;
@@ -284,7 +284,7 @@ static strata_status erase_at(const op_node *n, const strata_tensor *const *in, 
 strata_status seq_erase_infer(const op_node *n, const strata_tensor *const *in,
                               strata_tensor *const *out)
 {
-    int64_t at;
+    int64_t at = 0;
     strata_status st = erase_at(n, in, &at);
     if (st == STRATA_NOT_FOUND) return seq_out_type(out[0], STRATA_DTYPE_SEQUENCE, -1);
     if (st != STRATA_OK) return st;
@@ -294,7 +294,7 @@ strata_status seq_erase_infer(const op_node *n, const strata_tensor *const *in,
 strata_status seq_erase_compute(const op_node *n, const strata_tensor *const *in,
                                 strata_tensor *const *out)
 {
-    int64_t at;
+    int64_t at = 0;
     strata_status st = erase_at(n, in, &at);
     if (st == STRATA_NOT_FOUND) return op_error(n, STRATA_INTERNAL, "input sequence has no value");
     if (st != STRATA_OK) return st;
@@ -315,7 +315,7 @@ strata_status seq_erase_compute(const op_node *n, const strata_tensor *const *in
 strata_status seq_length_infer(const op_node *n, const strata_tensor *const *in,
                                strata_tensor *const *out)
 {
-    const strata_tensor *s;
+    const strata_tensor *s = NULL;
     strata_status st = seq_input(n, in, 0, "input_sequence", &s);
     if (st != STRATA_OK || !out[0]) return st;
     return tensor_set_shape(out[0], STRATA_DTYPE_I64, 0, NULL);

@@ -59,7 +59,7 @@ static strata_status get_element(const op_node *n, const strata_tensor *const *i
 strata_status seq_optional_get_infer(const op_node *n, const strata_tensor *const *in,
                                      strata_tensor *const *out)
 {
-    const strata_tensor *v;
+    const strata_tensor *v = NULL;
     strata_status st = get_element(n, in, &v);
     if (st != STRATA_OK) return st;
     return seq_out_like(out[0], v);
@@ -68,7 +68,7 @@ strata_status seq_optional_get_infer(const op_node *n, const strata_tensor *cons
 strata_status seq_optional_get_compute(const op_node *n, const strata_tensor *const *in,
                                        strata_tensor *const *out)
 {
-    const strata_tensor *v;
+    const strata_tensor *v = NULL;
     strata_status st = get_element(n, in, &v);
     if (st != STRATA_OK) return st;
     if (dtype_is_container(v->dtype)) return seq_copy_value(out[0], v);
