@@ -2,6 +2,7 @@
  * NAME=MIN:OPT:MAX]... [--dump DIR] [-v]`: runs the pass pipeline and writes a plan file, or,
  * when OUT ends in .onnx, the optimized graph as portable ONNX (com.strata fused ops). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -24,6 +25,19 @@ int cmd_compile(int argc, char **argv)
             o.dump_dir = argv[++i];
         } else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) {
             out = argv[++i];
+        } else if (strcmp(argv[i], "--tactics") == 0 && i + 1 < argc) {
+            const char *m = argv[++i];
+            if (strcmp(m, "heuristic") == 0) o.tactics = TACTICS_HEURISTIC;
+            else if (strcmp(m, "autotune") == 0) o.tactics = TACTICS_AUTOTUNE;
+            else if (strcmp(m, "reference") == 0) o.tactics = TACTICS_REFERENCE;
+            else {
+                fprintf(stderr, "strata compile: --tactics is heuristic, autotune or reference, not '%s'\n", m);
+                return 2;
+            }
+        } else if (strcmp(argv[i], "--timing-cache") == 0 && i + 1 < argc) {
+            o.timing_cache = argv[++i];
+        } else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
+            o.n_threads = atoi(argv[++i]);
         } else if (strcmp(argv[i], "-v") == 0) {
             o.verbose = true;
         } else if (argv[i][0] != '-' && !path) {
@@ -35,7 +49,8 @@ int cmd_compile(int argc, char **argv)
     }
     if (!path || !out) {
         fprintf(stderr, "usage: strata compile MODEL -o OUT.plan|OUT.onnx [--shape NAME=1x3x224x224 | "
-                        "--profile NAME=MIN:OPT:MAX] [--dump DIR] [-v]\n");
+                        "--profile NAME=MIN:OPT:MAX] [--tactics heuristic|autotune|reference] [--timing-cache FILE]\n"
+                        "       [--threads N] [--dump DIR] [-v]\n");
         return 2;
     }
     ir_model *m = NULL;

@@ -13,6 +13,9 @@ typedef struct strata_compile_options {
     const char *const *shapes; /* "NAME=1x3x224x224" (fixed) or "NAME=MIN:OPT:MAX" per input */
     unsigned n_shapes;
     const char *dump_dir;      /* write the graph after each pass here (ONNX), or NULL */
+    const char *tactics;       /* "heuristic" (NULL), "autotune" or "reference" */
+    const char *timing_cache;  /* autotune results file (read, then appended to), or NULL */
+    int n_threads;             /* threads autotune times with (0 = one per core) */
 } strata_compile_options;
 
 /* Reads model_path (ONNX), optimizes it and writes the plan to plan_path. opts may be NULL:

@@ -17,6 +17,13 @@ strata_status strata_compile(const char *model_path, const char *plan_path,
         }
         o.n_shapes = (int)opts->n_shapes;
         o.dump_dir = opts->dump_dir;
+        o.timing_cache = opts->timing_cache;
+        o.n_threads = opts->n_threads;
+        if (!opts->tactics || strcmp(opts->tactics, "heuristic") == 0) o.tactics = TACTICS_HEURISTIC;
+        else if (strcmp(opts->tactics, "autotune") == 0) o.tactics = TACTICS_AUTOTUNE;
+        else if (strcmp(opts->tactics, "reference") == 0) o.tactics = TACTICS_REFERENCE;
+        else return error_set(STRATA_INVALID_ARGUMENT, "compile: tactics '%s' is not heuristic, autotune or reference",
+                              opts->tactics);
     }
     ir_model *m = NULL;
     strata_status st = onnx_read_model(model_path, &m);

@@ -27,6 +27,7 @@ typedef enum compile_tactics {
 typedef struct compile_options {
     compile_tactics tactics;        /* how kernels are chosen */
     const char *timing_cache;       /* autotune results file (read and updated), or NULL */
+    int n_threads;                  /* threads autotune times kernels with (0 = one per core) */
     compile_shape shapes[16];       /* --shape / --profile per input */
     int n_shapes;
     const char *dump_dir;           /* write the graph after each pass here, or NULL */

@@ -30,6 +30,26 @@ strata_status node_make_fused(ir_node *n, const char *op_type);
 /* Forgets the inferred shapes of node outputs (before inferring with other input shapes). */
 void graph_forget_shapes(ir_graph *g);
 
+/* ---- tactics (tactic.c, timing_cache.c) ----------------------------------------------------- */
+
+typedef struct timing_cache {
+    const char *path;   /* file to read and append to, or NULL (in memory only) */
+    char **keys;        /* "op|shapes|attrs|kernel|cpu" */
+    uint64_t *ns;       /* measured median time per key */
+    size_t n, cap;
+    size_t n_new;       /* entries measured in this compile (the last n_new) */
+} timing_cache;
+
+strata_status timing_cache_load(timing_cache *c, const char *path);
+bool timing_cache_get(const timing_cache *c, const char *key, uint64_t *ns);
+strata_status timing_cache_put(timing_cache *c, const char *key, uint64_t ns, bool is_new);
+strata_status timing_cache_save(const timing_cache *c);
+void timing_cache_release(timing_cache *c);
+
+/* Chooses the kernel of every node of g (shapes as inferred now) into p->kernels and sets
+ * p->cpu_features. */
+strata_status tactic_choose(const ir_model *m, const ir_graph *g, const compile_options *o, plan_program *p);
+
 /* ---- memory planning (memory_plan.c) ------------------------------------------------------ */
 
 typedef struct mem_request {

@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "internal.h"
-#include "kernels/kernels.h"
 
 static const compile_shape *find_shape(const compile_options *o, const char *name)
 {
@@ -32,22 +31,26 @@ static strata_status build_profile(const ir_graph *g, const compile_options *o, 
         in->rank = v->rank;
         const compile_shape *cs = find_shape(o, v->name);
         for (int d = 0; d < v->rank; d++) {
-            if (v->dims[d] >= 0) in->min[d] = in->max[d] = v->dims[d];
-            else if (cs) in->min[d] = cs->min[d], in->max[d] = cs->max[d];
-            else in->min[d] = in->max[d] = 1; /* a symbolic dim without a profile */
+            if (v->dims[d] >= 0) in->min[d] = in->opt[d] = in->max[d] = v->dims[d];
+            else if (cs) in->min[d] = cs->min[d], in->opt[d] = cs->opt[d], in->max[d] = cs->max[d];
+            else in->min[d] = in->opt[d] = in->max[d] = 1; /* a symbolic dim without a profile */
         }
     }
     return STRATA_OK;
 }
 
-/* Sets input dims to max (or back to symbolic where min != max) and infers again. */
-static strata_status infer_at(ir_graph *g, const plan_program *p, bool at_max)
+typedef enum shape_point { AT_MAX, AT_OPT, AT_SYMBOLIC } shape_point;
+
+/* Sets input dims to the profile's max or opt (or back to symbolic where min != max) and infers
+ * again. */
+static strata_status infer_at(ir_graph *g, const plan_program *p, shape_point at)
 {
     for (size_t i = 0; i < p->n_inputs; i++) {
         int id = ir_graph_find(g, p->inputs[i].name);
         ir_value *v = &g->values[id];
+        const plan_input *pi = &p->inputs[i];
         for (int d = 0; d < v->rank; d++)
-            v->dims[d] = at_max || p->inputs[i].min[d] == p->inputs[i].max[d] ? p->inputs[i].max[d] : -1;
+            v->dims[d] = at == AT_MAX ? pi->max[d] : at == AT_OPT ? pi->opt[d] : pi->min[d] == pi->max[d] ? pi->max[d] : -1;
     }
     graph_forget_shapes(g);
     return ir_graph_infer_shapes(g);
@@ -134,68 +137,17 @@ done:
     return st;
 }
 
-/* The static view of node n's inputs for kernel choice: dtype and shape, data for constants. */
-static void static_inputs(const ir_graph *g, const ir_node *n, strata_tensor *tin, const strata_tensor **pin)
-{
-    for (size_t k = 0; k < n->n_inputs && k < 64; k++) {
-        pin[k] = NULL;
-        int id = n->inputs[k];
-        if (id < 0) continue;
-        const ir_value *v = &g->values[id];
-        memset(&tin[k], 0, sizeof tin[k]);
-        tin[k].dtype = v->dtype;
-        tin[k].rank = v->rank < 0 ? 0 : v->rank;
-        memcpy(tin[k].dims, v->dims, sizeof v->dims);
-        const strata_tensor *c = value_const(g, id);
-        if (c) tin[k].data = c->data, tin[k].n_bytes = c->n_bytes;
-        if (v->rank >= 0 && v->dtype != STRATA_DTYPE_UNDEFINED) pin[k] = &tin[k];
-    }
-}
-
-/* The kernel for each node: a fast kernel this CPU runs when one supports the node (tactics
- * heuristic), else the reference op ("<domain.>Op__ref"). */
-static strata_status choose_kernels(const ir_model *m, const ir_graph *g, const compile_options *o,
-                                    plan_program *p)
-{
-    p->kernels = mem_calloc(g->n_nodes + 1, sizeof *p->kernels);
-    if (!p->kernels) return error_set(STRATA_OUT_OF_MEMORY, "lower: out of memory");
-    p->cpu_features = 0;
-    strata_tensor tin[64];
-    const strata_tensor *pin[64];
-    for (size_t i = 0; i < g->n_nodes; i++) {
-        const ir_node *n = &g->nodes[i];
-        char name[300];
-        snprintf(name, sizeof name, "%s%s%s__ref", n->domain, n->domain[0] ? "." : "", n->op_type);
-        if ((!o || o->tactics != TACTICS_REFERENCE) && n->n_inputs <= 64) {
-            static_inputs(g, n, tin, pin);
-            int64_t opset = ir_model_opset(m, n->domain);
-            op_node on = {n->name, n->op_type, n->domain, (int)opset, n->attrs, n->n_attrs, n->n_inputs, n->n_outputs};
-            bool all_typed = true;
-            for (size_t k = 0; k < n->n_inputs; k++)
-                if (n->inputs[k] >= 0 && !pin[k]) all_typed = false;
-            const fast_kernel *k = all_typed ? fast_kernel_choose(&on, pin) : NULL;
-            if (k) {
-                snprintf(name, sizeof name, "%s", k->name);
-                p->cpu_features |= k->isa;
-            }
-        }
-        p->kernels[i] = mem_strdup(name);
-        if (!p->kernels[i]) return error_set(STRATA_OUT_OF_MEMORY, "lower: out of memory");
-        p->n_kernels++;
-    }
-    return STRATA_OK;
-}
-
 strata_status compile_write_plan(ir_model *m, const compile_options *o, const char *path)
 {
     ir_graph *g = m->graph;
     plan_program p;
     memset(&p, 0, sizeof p);
     strata_status st = build_profile(g, o, &p);
-    if (st == STRATA_OK) st = infer_at(g, &p, true);
+    if (st == STRATA_OK) st = infer_at(g, &p, AT_MAX);
     if (st == STRATA_OK) st = build_slots(g, &p);
-    if (st == STRATA_OK) st = infer_at(g, &p, false);
-    if (st == STRATA_OK) st = choose_kernels(m, g, o, &p);
+    if (st == STRATA_OK) st = infer_at(g, &p, AT_OPT);
+    if (st == STRATA_OK) st = tactic_choose(m, g, o, &p);
+    if (st == STRATA_OK) st = infer_at(g, &p, AT_SYMBOLIC);
     if (st == STRATA_OK) {
         p.model_hash = m->file ? hash64(m->file->data, m->file->n_bytes, 0) : 0;
         p.options_hash = o ? hash64(o->shapes, (size_t)o->n_shapes * sizeof o->shapes[0], 1) : 0;

@@ -1369,3 +1369,81 @@ strata_status onnx_read_tensor_file(const char *path, strata_tensor **out)
     mapped_file_close(file);
     return st;
 }
+
+/* ---- SequenceProto / OptionalProto (backend test data) ---------------------------------------
+ * Read into STRATA_DTYPE_SEQUENCE / _OPTIONAL containers (core.h). Fields: 3 tensor, 4 sparse
+ * tensor, 5 sequence, 6 map, 7 optional (repeated in a sequence, at most one in an optional). */
+
+static strata_status read_container(reader *rd, protobuf_reader msg, strata_dtype kind,
+                                    strata_tensor **out);
+
+/* Reads the element in field f (3, 5 or 7) of r into *out. */
+static strata_status read_element(reader *rd, const protobuf_reader *r, const protobuf_field *f,
+                                  strata_tensor **out)
+{
+    protobuf_reader sub;
+    strata_status st = expect_wire(r, f, PROTOBUF_LEN, "element");
+    if (st == STRATA_OK) st = protobuf_enter(r, f, &sub);
+    if (st != STRATA_OK) return st;
+    if (f->number == 3) return read_tensor(rd, sub, out, NULL);
+    return read_container(rd, sub, f->number == 5 ? STRATA_DTYPE_SEQUENCE : STRATA_DTYPE_OPTIONAL, out);
+}
+
+static strata_status read_container(reader *rd, protobuf_reader msg, strata_dtype kind,
+                                    strata_tensor **out)
+{
+    *out = NULL;
+    const char *what = kind == STRATA_DTYPE_SEQUENCE ? "sequence" : "optional";
+    protobuf_reader r = msg;
+    protobuf_field f;
+    bool more;
+    strata_status st;
+    int64_t n = 0;
+    while ((st = protobuf_next(&r, &f, &more)) == STRATA_OK && more) {
+        if (f.number == 4 || f.number == 6)
+            return protobuf_error(&r, f.tag_offset, "%s: %s elements are not supported", what,
+                                  f.number == 4 ? "sparse tensor" : "map");
+        if (f.number == 3 || f.number == 5 || f.number == 7) n++;
+    }
+    if (st != STRATA_OK) return st;
+    if (kind == STRATA_DTYPE_OPTIONAL && n > 1)
+        return protobuf_error(&msg, msg.pos, "optional: %lld values where at most one is allowed",
+                              (long long)n);
+    strata_tensor *t = mem_calloc(1, sizeof *t);
+    if (!t) return error_set(STRATA_OUT_OF_MEMORY, "%s@%zu: out of memory", msg.name, msg.pos);
+    st = tensor_alloc_container(t, kind, n);
+    r = msg;
+    for (int64_t k = 0; st == STRATA_OK && k < n;) {
+        if ((st = protobuf_next(&r, &f, &more)) != STRATA_OK || !more) break;
+        if (f.number == 3 || f.number == 5 || f.number == 7)
+            st = read_element(rd, &r, &f, &((strata_tensor **)t->data)[k++]);
+    }
+    if (st != STRATA_OK) {
+        strata_tensor_destroy(t);
+        return st;
+    }
+    *out = t;
+    return STRATA_OK;
+}
+
+/* Declared here until serialize.h has it: reads a backend test data file holding a value of
+ * kind (VALUE_SEQUENCE: SequenceProto, VALUE_OPTIONAL: OptionalProto, else TensorProto). */
+strata_status onnx_read_value_file(const char *path, int kind, strata_tensor **out);
+
+strata_status onnx_read_value_file(const char *path, int kind, strata_tensor **out)
+{
+    *out = NULL;
+    if (kind != VALUE_SEQUENCE && kind != VALUE_OPTIONAL) return onnx_read_tensor_file(path, out);
+    mapped_file *file;
+    strata_status st = mapped_file_open(path, &file);
+    if (st != STRATA_OK) return st;
+    reader rd;
+    memset(&rd, 0, sizeof rd);
+    rd.dir_fd = -1;
+    protobuf_reader r;
+    protobuf_reader_init(&r, file->data, file->n_bytes, path);
+    st = read_container(&rd, r, kind == VALUE_SEQUENCE ? STRATA_DTYPE_SEQUENCE : STRATA_DTYPE_OPTIONAL,
+                        out);
+    mapped_file_close(file);
+    return st;
+}

@@ -52,6 +52,7 @@ typedef struct plan_input {
     int rank;
     int64_t min[STRATA_MAX_DIMS];   /* smallest extent accepted */
     int64_t max[STRATA_MAX_DIMS];   /* largest extent accepted (the arena is sized for it) */
+    int64_t opt[STRATA_MAX_DIMS];   /* extent tactics were tuned for (compile time only; not stored) */
 } plan_input;
 
 /* What a plan says beyond its graph: kernels per step, the memory plan, the input profile. */

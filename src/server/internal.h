@@ -216,6 +216,8 @@ typedef struct repository repository;
 
 /* Scans and loads the repository. Failed models stay listed (state UNAVAILABLE, reason). */
 strata_status repository_open(const server_options *o, repository **out);
+/* Stops every scheduler (queued requests answered CANCELLED); lookups still work. */
+void repository_stop(repository *r);
 void repository_close(repository *r);
 /* Version to serve: version NULL or "" = the latest loaded. NOT_FOUND / INVALID_ARGUMENT
  * with a message otherwise; the returned version holds a reference: release it. */

@@ -20,7 +20,7 @@ static const char *demo_model(void)
 static void compile_demo(const char *plan_path)
 {
     const char *shapes[1] = {"input=1x1x8x8:4x1x8x8:16x1x8x8"};
-    strata_compile_options o = {shapes, 1, NULL};
+    strata_compile_options o = {shapes, 1, NULL, NULL, NULL, 0};
     EXPECT_OK(strata_compile(demo_model(), plan_path, &o));
 }
 
@@ -360,5 +360,51 @@ TEST(test_plan_async_run_callback_and_wait)
     strata_tensor_destroy(y_sync);
 done:
     strata_session_destroy(s);
+    strata_plan_close(p);
+}
+
+TEST(test_plan_autotune_uses_and_fills_timing_cache)
+{
+    char a[512], b[512], cache[512];
+    snprintf(a, sizeof a, "%s/a.plan", test_tmpdir());
+    snprintf(b, sizeof b, "%s/b.plan", test_tmpdir());
+    snprintf(cache, sizeof cache, "%s/timing.txt", test_tmpdir());
+    const char *shapes[1] = {"input=4x1x8x8"};
+    strata_compile_options o = {shapes, 1, NULL, "autotune", cache, 1};
+    EXPECT_OK(strata_compile(demo_model(), a, &o));
+    size_t n_cache = 0, na = 0, nb = 0;
+    char *text = read_file(cache, &n_cache);
+    EXPECT(text && n_cache > 0 && strstr(text, "conv_f32_gemm__") && strstr(text, "FusedConv__ref"));
+    free(text);
+    /* a second compile takes every choice from the cache: the same plan bytes */
+    EXPECT_OK(strata_compile(demo_model(), b, &o));
+    char *ba = read_file(a, &na), *bb = read_file(b, &nb);
+    EXPECT(ba && bb && na == nb && memcmp(ba, bb, na) == 0);
+    free(ba);
+    free(bb);
+    /* a damaged cache is refused with the line named */
+    write_file(cache, "no tab here\n", 12);
+    EXPECT_STATUS(strata_compile(demo_model(), b, &o), STRATA_INVALID_ARGUMENT);
+    EXPECT_STR_CONTAINS(strata_last_error(), "line 1");
+    strata_compile_options bad = {shapes, 1, NULL, "fastest", NULL, 0};
+    EXPECT_STATUS(strata_compile(demo_model(), b, &bad), STRATA_INVALID_ARGUMENT);
+}
+
+TEST(test_plan_reference_tactics_are_portable)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/ref.plan", test_tmpdir());
+    const char *shapes[1] = {"input=2x1x8x8"};
+    strata_compile_options o = {shapes, 1, NULL, "reference", NULL, 0};
+    EXPECT_OK(strata_compile(demo_model(), path, &o));
+    size_t n = 0;
+    char *b = read_file(path, &n);
+    if (!b) return;
+    uint64_t cpu;
+    memcpy(&cpu, b + PLAN_OFF_CPU, 8);
+    EXPECT_EQ(cpu, 0); /* reference kernels need no CPU feature */
+    free(b);
+    strata_plan *p = NULL;
+    EXPECT_OK(strata_plan_open(path, &p));
     strata_plan_close(p);
 }

@@ -1,6 +1,7 @@
 /* kernels/ref/nn_quant.c — reference QuantizeLinear, DequantizeLinear (per tensor, per axis and
- * blocked scales; 8-, 16- and 32-bit integers) and DynamicQuantizeLinear (uint8). Arithmetic is
- * in float32 as the ONNX reference does it, rounding half to even. */
+ * blocked scales; 2-, 4-, 8-, 16- and 32-bit integers, float8 and float4) and
+ * DynamicQuantizeLinear (uint8). Arithmetic is in float32 as the ONNX reference does it, rounding
+ * half to even; float8/float4 results are rounded by the 'saturate' rule. */
 #include <math.h>
 #include <string.h>
 
@@ -61,6 +62,24 @@ static int64_t quant_map_index(const quant_map *m, int64_t i)
     return (o * m->n_blocks + a / m->block) * m->inner + r;
 }
 
+/* Range of a quantized integer type (the 4- and 2-bit ones too). */
+static bool quant_int_range(strata_dtype t, int64_t *lo, int64_t *hi)
+{
+    switch (t) {
+    case STRATA_DTYPE_I4: *lo = -8; *hi = 7; return true;
+    case STRATA_DTYPE_U4: *lo = 0; *hi = 15; return true;
+    case STRATA_DTYPE_I2: *lo = -2; *hi = 1; return true;
+    case STRATA_DTYPE_U2: *lo = 0; *hi = 3; return true;
+    default: return nn_util_int_range(t, lo, hi);
+    }
+}
+
+/* The float8 and float4 types QuantizeLinear may produce (not e8m0: that is a scale type). */
+static bool quant_float_type(strata_dtype t)
+{
+    return dtype_is_narrow_float(t) && t != STRATA_DTYPE_F8E8M0;
+}
+
 static bool zp_shape_ok(const strata_tensor *zp, const strata_tensor *scale)
 {
     return !zp || (zp->rank == scale->rank &&
@@ -85,9 +104,11 @@ strata_status nn_quant_quantize_infer(const op_node *n, const strata_tensor *con
         return op_error(n, STRATA_INVALID_MODEL, "'output_dtype' %lld differs from y_zero_point's type",
                         (long long)odt);
     int64_t lo, hi;
-    if (!dtype_is_valid((int)yt) || !nn_util_int_range(yt, &lo, &hi) || yt == STRATA_DTYPE_I32 ||
-        yt == STRATA_DTYPE_U32)
-        return op_error(n, STRATA_UNSUPPORTED, "output type %s (only 8- and 16-bit integers)",
+    bool int_ok = dtype_is_valid((int)yt) && quant_int_range(yt, &lo, &hi) &&
+                  yt != STRATA_DTYPE_I32 && yt != STRATA_DTYPE_U32;
+    if (!int_ok && !quant_float_type(yt))
+        return op_error(n, STRATA_UNSUPPORTED,
+                        "output type %s (only 2- to 16-bit integers, float8 and float4)",
                         dtype_is_valid((int)yt) ? strata_dtype_name(yt) : "(unknown)");
     quant_map m;
     strata_status st = quant_map_make(n, x, sc, &m);
@@ -104,14 +125,21 @@ strata_status nn_quant_quantize_compute(const op_node *n, const strata_tensor *c
     quant_map m;
     strata_status st = quant_map_make(n, x, sc, &m);
     if (st) return st;
-    int64_t lo, hi, nx = nn_util_numel(x);
-    nn_util_int_range(out[0]->dtype, &lo, &hi);
+    int64_t lo = 0, hi = 0, nx = nn_util_numel(x);
+    strata_dtype yt = out[0]->dtype;
+    bool to_float = quant_float_type(yt), saturate = op_attr_int(n, "saturate", 1) != 0;
+    if (!to_float) quant_int_range(yt, &lo, &hi);
     for (int64_t i = 0; i < nx; i++) {
         int64_t k = quant_map_index(&m, i);
         float s = (float)tensor_get_f64(sc, k);
         double q;
         if (x->dtype == STRATA_DTYPE_F64) q = tensor_get_f64(x, i) / (double)s;
         else q = (double)((float)tensor_get_f64(x, i) / s);
+        if (to_float) { /* y = x / scale + zero point, rounded once into the float8/4 type */
+            if (zp) q = (double)((float)q + (float)tensor_get_f64(zp, k));
+            ((uint8_t *)out[0]->data)[i] = dtype_f64_to_narrow(yt, q, saturate);
+            continue;
+        }
         q = nn_util_rint(q) + (zp ? (double)tensor_get_i64(zp, k) : 0.0);
         int64_t v = isnan(q) ? 0 : q < (double)lo ? lo : q > (double)hi ? hi : (int64_t)q;
         tensor_set_i64(out[0], i, v);
@@ -127,7 +155,7 @@ strata_status nn_quant_dequantize_infer(const op_node *n, const strata_tensor *c
     const strata_tensor *x = op_input(n, in, 0), *sc = op_input(n, in, 1), *zp = op_input(n, in, 2);
     if (!x || !sc) return op_error(n, STRATA_INVALID_MODEL, "needs inputs x and x_scale");
     int64_t lo, hi;
-    if (!nn_util_int_range(x->dtype, &lo, &hi))
+    if (!quant_int_range(x->dtype, &lo, &hi) && !quant_float_type(x->dtype))
         return op_error(n, STRATA_UNSUPPORTED, "x has type %s", strata_dtype_name(x->dtype));
     if (!dtype_is_float(sc->dtype))
         return op_error(n, STRATA_INVALID_ARGUMENT, "x_scale has type %s", strata_dtype_name(sc->dtype));
@@ -154,6 +182,16 @@ strata_status nn_quant_dequantize_compute(const op_node *n, const strata_tensor 
     strata_status st = quant_map_make(n, x, sc, &m);
     if (st) return st;
     int64_t nx = nn_util_numel(x);
+    if (quant_float_type(x->dtype)) { /* y = (x - zero point) * scale, in float32 */
+        for (int64_t i = 0; i < nx; i++) {
+            int64_t k = quant_map_index(&m, i);
+            float v = (float)tensor_get_f64(x, i) - (zp ? (float)tensor_get_f64(zp, k) : 0.0f);
+            double y = sc->dtype == STRATA_DTYPE_F64 ? (double)v * tensor_get_f64(sc, k)
+                                                     : (double)(v * (float)tensor_get_f64(sc, k));
+            tensor_set_f64(out[0], i, y);
+        }
+        return STRATA_OK;
+    }
     for (int64_t i = 0; i < nx; i++) {
         int64_t k = quant_map_index(&m, i);
         int64_t v = tensor_get_i64(x, i) - (zp ? tensor_get_i64(zp, k) : 0);

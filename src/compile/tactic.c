@@ -1,0 +1,198 @@
+/* compile/tactic.c — the kernel (tactic) for each node. heuristic: the highest-priority fast
+ * kernel this CPU runs that supports the node, else the reference op. autotune: every
+ * candidate (fast kernels of every ISA this CPU has, and the reference op) is timed on this
+ * machine at the node's compile-time shapes (median of a few runs after a warm-up) and the
+ * fastest kept; results go to the timing cache keyed by op, shapes, dtypes, attributes, kernel
+ * and CPU. reference: reference ops only (portable plans, the oracle). */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "kernels/kernels.h"
+
+#define MAX_IO 64
+#define MAX_CANDIDATES 8
+
+/* The static view of node n's inputs: dtype and shape, data for constants. */
+static bool static_inputs(const ir_graph *g, const ir_node *n, strata_tensor *tin, const strata_tensor **pin)
+{
+    bool typed = true;
+    for (size_t k = 0; k < n->n_inputs; k++) {
+        pin[k] = NULL;
+        int id = n->inputs[k];
+        if (id < 0) continue;
+        const ir_value *v = &g->values[id];
+        memset(&tin[k], 0, sizeof tin[k]);
+        tin[k].dtype = v->dtype;
+        tin[k].rank = v->rank < 0 ? 0 : v->rank;
+        memcpy(tin[k].dims, v->dims, sizeof v->dims);
+        const strata_tensor *c = value_const(g, id);
+        if (c) tin[k].data = c->data, tin[k].n_bytes = c->n_bytes;
+        if (v->rank >= 0 && v->dtype != STRATA_DTYPE_UNDEFINED) pin[k] = &tin[k];
+        else typed = false;
+    }
+    return typed;
+}
+
+static void ref_name(const ir_node *n, char *buf, size_t n_buf)
+{
+    snprintf(buf, n_buf, "%s%s%s__ref", n->domain, n->domain[0] ? "." : "", n->op_type);
+}
+
+/* "Op|float32[1,64,56,56],float32[64,64,3,3]|attrs=HASH|KERNEL|cpu=BITS" */
+static void cache_key(const ir_node *n, const strata_tensor *const *pin, const char *kernel, char *key, size_t n_key)
+{
+    uint64_t h = 0;
+    for (size_t a = 0; a < n->n_attrs; a++) {
+        const attr *at = &n->attrs[a];
+        h = hash64(at->name, strlen(at->name), h);
+        h = hash64(&at->type, sizeof at->type, h);
+        h = hash64(&at->i, sizeof at->i, h);
+        h = hash64(&at->f, sizeof at->f, h);
+        if (at->s) h = hash64(at->s, at->s_len, h);
+        if (at->ints) h = hash64(at->ints, at->n * sizeof *at->ints, h);
+        if (at->floats) h = hash64(at->floats, at->n * sizeof *at->floats, h);
+    }
+    size_t o = (size_t)snprintf(key, n_key, "%s%s%s|", n->domain, n->domain[0] ? "." : "", n->op_type);
+    for (size_t k = 0; k < n->n_inputs && o < n_key; k++) {
+        char d[160];
+        o += (size_t)snprintf(key + o, n_key - o, "%s%s", k ? "," : "", pin[k] ? tensor_describe(pin[k], d, sizeof d) : "-");
+    }
+    if (o < n_key)
+        snprintf(key + o, n_key - o, "|attrs=%016llx|%s|cpu=%x", (unsigned long long)h, kernel, cpu_features());
+}
+
+/* Times one candidate (fast kernel k, or the reference op when k is NULL); UINT64_MAX when it
+ * fails on these inputs. */
+static uint64_t time_candidate(const op_node *on, const op_def *ref, const fast_kernel *k,
+                               const strata_tensor *const *in, strata_tensor *const *out, thread_pool *pool,
+                               int n_threads)
+{
+    kernel_ctx kc = {pool, n_threads};
+    uint64_t best[5];
+    int runs = 0;
+    uint64_t spent = 0;
+    for (int r = 0; r < 6; r++) {
+        uint64_t t0 = clock_now_ns();
+        strata_status st = k ? k->run(k, on, in, out, &kc) : ref->compute(on, in, out);
+        uint64_t dt = clock_now_ns() - t0;
+        if (st != STRATA_OK) return UINT64_MAX;
+        spent += dt;
+        if (r == 0) continue; /* warm-up */
+        best[runs++] = dt;
+        if (spent > 200000000ull && runs >= 1) break; /* slow candidate: one timed run is enough */
+    }
+    for (int i = 1; i < runs; i++) /* median */
+        for (int j = i; j > 0 && best[j] < best[j - 1]; j--) {
+            uint64_t t = best[j];
+            best[j] = best[j - 1];
+            best[j - 1] = t;
+        }
+    return best[runs / 2];
+}
+
+/* Autotunes node n: returns the chosen fast kernel, or NULL for the reference op. */
+static strata_status autotune(const ir_node *n, const op_node *on, const strata_tensor *const *pin,
+                              const fast_kernel **cands, size_t n_cands, timing_cache *tc, thread_pool *pool,
+                              int n_threads, const fast_kernel **choice)
+{
+    *choice = n_cands ? cands[0] : NULL;
+    const op_def *ref = ref_op_find(n->domain, n->op_type, on->opset);
+    if (!ref || n->n_outputs > MAX_IO) return STRATA_OK;
+    for (size_t k = 0; k < n->n_inputs; k++) /* concrete shapes needed */
+        if (pin[k] && shape_numel(pin[k]->rank, pin[k]->dims) < 0) return STRATA_OK;
+    strata_tensor *inputs[MAX_IO] = {NULL}, *outs[MAX_IO] = {NULL};
+    const strata_tensor *in[MAX_IO];
+    strata_status st = STRATA_OK;
+    uint64_t seed = 1;
+    for (size_t k = 0; k < n->n_inputs; k++) {
+        in[k] = pin[k];
+        if (!pin[k] || pin[k]->data) continue; /* absent, or a constant */
+        if ((st = strata_tensor_create(pin[k]->dtype, pin[k]->rank, pin[k]->dims, &inputs[k])) != STRATA_OK) goto done;
+        for (int64_t e = 0; e < strata_tensor_numel(inputs[k]); e++) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            tensor_set_f64(inputs[k], e, (double)((seed >> 40) % 1000) / 1000.0);
+        }
+        in[k] = inputs[k];
+    }
+    for (size_t j = 0; j < n->n_outputs; j++) {
+        if (n->outputs[j] < 0) continue;
+        if (!(outs[j] = mem_calloc(1, sizeof(strata_tensor)))) {
+            st = error_set(STRATA_OUT_OF_MEMORY, "autotune: out of memory");
+            goto done;
+        }
+    }
+    if (ref->infer(on, in, outs) != STRATA_OK) goto done; /* leave the heuristic choice */
+    for (size_t j = 0; j < n->n_outputs; j++)
+        if (outs[j] && (st = tensor_alloc_data(outs[j])) != STRATA_OK) goto done;
+    uint64_t best_ns = UINT64_MAX;
+    for (size_t c = 0; c <= n_cands; c++) {
+        const fast_kernel *k = c < n_cands ? cands[c] : NULL;
+        char name[300], key[1024];
+        if (k) snprintf(name, sizeof name, "%s", k->name);
+        else ref_name(n, name, sizeof name);
+        cache_key(n, pin, name, key, sizeof key);
+        uint64_t ns;
+        if (!timing_cache_get(tc, key, &ns)) {
+            ns = time_candidate(on, ref, k, in, outs, pool, n_threads);
+            if ((st = timing_cache_put(tc, key, ns, true)) != STRATA_OK) goto done;
+        }
+        if (ns < best_ns) {
+            best_ns = ns;
+            *choice = k;
+        }
+    }
+done:
+    for (size_t k = 0; k < MAX_IO; k++) {
+        strata_tensor_destroy(inputs[k]);
+        strata_tensor_destroy(outs[k]);
+    }
+    return st;
+}
+
+strata_status tactic_choose(const ir_model *m, const ir_graph *g, const compile_options *o, plan_program *p)
+{
+    p->kernels = mem_calloc(g->n_nodes + 1, sizeof *p->kernels);
+    if (!p->kernels) return error_set(STRATA_OUT_OF_MEMORY, "tactics: out of memory");
+    p->cpu_features = 0;
+    compile_tactics mode = o ? o->tactics : TACTICS_HEURISTIC;
+    timing_cache tc;
+    thread_pool *pool = NULL;
+    int n_threads = o && o->n_threads > 0 ? o->n_threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (n_threads < 1) n_threads = 1;
+    strata_status st = timing_cache_load(&tc, mode == TACTICS_AUTOTUNE && o ? o->timing_cache : NULL);
+    if (st != STRATA_OK) return st;
+    if (mode == TACTICS_AUTOTUNE && n_threads > 1 && (st = thread_pool_create(n_threads, &pool)) != STRATA_OK) {
+        timing_cache_release(&tc);
+        return st;
+    }
+    strata_tensor tin[MAX_IO];
+    const strata_tensor *pin[MAX_IO];
+    for (size_t i = 0; i < g->n_nodes && st == STRATA_OK; i++) {
+        const ir_node *n = &g->nodes[i];
+        char name[300];
+        ref_name(n, name, sizeof name);
+        if (mode != TACTICS_REFERENCE && n->n_inputs <= MAX_IO && static_inputs(g, n, tin, pin)) {
+            int64_t opset = ir_model_opset(m, n->domain);
+            op_node on = {n->name, n->op_type, n->domain, (int)opset, n->attrs, n->n_attrs, n->n_inputs, n->n_outputs};
+            const fast_kernel *cands[MAX_CANDIDATES];
+            size_t n_cands = fast_kernel_candidates(&on, pin, cands, MAX_CANDIDATES);
+            const fast_kernel *k = n_cands ? cands[0] : NULL;
+            if (mode == TACTICS_AUTOTUNE && n_cands > 0)
+                st = autotune(n, &on, pin, cands, n_cands, &tc, pool, n_threads, &k);
+            if (k) {
+                snprintf(name, sizeof name, "%s", k->name);
+                p->cpu_features |= k->isa;
+            }
+        }
+        if (st != STRATA_OK) break;
+        p->kernels[i] = mem_strdup(name);
+        if (!p->kernels[i]) st = error_set(STRATA_OUT_OF_MEMORY, "tactics: out of memory");
+        else p->n_kernels++;
+    }
+    if (st == STRATA_OK) st = timing_cache_save(&tc);
+    timing_cache_release(&tc);
+    thread_pool_destroy(pool);
+    return st;
+}
