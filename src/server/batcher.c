@@ -78,24 +78,20 @@ strata_status batcher_gather(infer_request *const *reqs, size_t n, const model_c
         const infer_tensor *t0 = &reqs[0]->inputs[i];
         int64_t dims[STRATA_MAX_DIMS];
         int rank = model_shape(c, &c->inputs[i], t0, rows, dims);
-        strata_status st;
-        if (n == 1) {
-            st = strata_tensor_wrap(t0->dtype, rank, dims, t0->data, t0->n_bytes, NULL, &inputs[i]);
-        } else {
-            st = strata_tensor_create(t0->dtype, rank, dims, &inputs[i]);
-            if (st == STRATA_OK) {
-                uint8_t *dst = strata_tensor_data(inputs[i]);
-                size_t off = 0, cap = strata_tensor_bytes(inputs[i]);
-                for (size_t k = 0; k < n; k++) {
-                    const infer_tensor *t = &reqs[k]->inputs[i];
-                    if (off + t->n_bytes > cap) {
-                        st = error_set(STRATA_INTERNAL, "batch input '%s': %zu bytes do not fit %zu",
-                                       t->name, off + t->n_bytes, cap);
-                        break;
-                    }
-                    memcpy(dst + off, t->data, t->n_bytes);
-                    off += t->n_bytes;
+        /* always a copy: request bytes may sit anywhere in a body, kernels want 64-byte alignment */
+        strata_status st = strata_tensor_create(t0->dtype, rank, dims, &inputs[i]);
+        if (st == STRATA_OK) {
+            uint8_t *dst = strata_tensor_data(inputs[i]);
+            size_t off = 0, cap = strata_tensor_bytes(inputs[i]);
+            for (size_t k = 0; k < n; k++) {
+                const infer_tensor *t = &reqs[k]->inputs[i];
+                if (off + t->n_bytes > cap) {
+                    st = error_set(STRATA_INTERNAL, "batch input '%s': %zu bytes do not fit %zu", t->name,
+                                   off + t->n_bytes, cap);
+                    break;
                 }
+                memcpy(dst + off, t->data, t->n_bytes);
+                off += t->n_bytes;
             }
         }
         if (st != STRATA_OK) {

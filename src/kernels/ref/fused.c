@@ -1,6 +1,7 @@
 /* kernels/ref/fused.c — reference versions of the fused ops the compiler creates (domain
  * "com.strata"): FusedConv / FusedGemm / FusedMatMul = the ONNX op, then an optional residual
- * input Z added, then an activation; and Gelu (erf form) for graphs older than opset 20.
+ * input Z added, then an activation; Gelu (erf form) and LayerNormalization for graphs older
+ * than the opsets that have them.
  * They are the oracle for the fast fused kernels and keep a fused graph runnable by ir/eval. */
 #include <math.h>
 #include <string.h>
@@ -155,7 +156,33 @@ static strata_status gelu_compute(const op_node *n, const strata_tensor *const *
     return STRATA_OK;
 }
 
+/* com.strata LayerNormalization: ONNX's (opset 17) for graphs of any opset (fuse_layernorm). */
+static const op_def *onnx_layernorm(const op_node *n, op_node *base)
+{
+    *base = *n;
+    base->domain = "";
+    base->opset = 17;
+    return ref_op_find("", "LayerNormalization", 17);
+}
+
+static strata_status layernorm_infer(const op_node *n, const strata_tensor *const *in,
+                                     strata_tensor *const *out)
+{
+    op_node base;
+    const op_def *d = onnx_layernorm(n, &base);
+    return d ? d->infer(&base, in, out) : op_error(n, STRATA_INTERNAL, "no LayerNormalization");
+}
+
+static strata_status layernorm_compute(const op_node *n, const strata_tensor *const *in,
+                                       strata_tensor *const *out)
+{
+    op_node base;
+    const op_def *d = onnx_layernorm(n, &base);
+    return d ? d->compute(&base, in, out) : op_error(n, STRATA_INTERNAL, "no LayerNormalization");
+}
+
 const op_def ref_ops_fused[] = {
+    {"LayerNormalization", STRATA_DOMAIN, 1, layernorm_infer, layernorm_compute},
     {"FusedConv", STRATA_DOMAIN, 1, fused_infer, fused_compute},
     {"FusedGemm", STRATA_DOMAIN, 1, fused_infer, fused_compute},
     {"FusedMatMul", STRATA_DOMAIN, 1, fused_infer, fused_compute},

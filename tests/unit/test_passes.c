@@ -1,0 +1,202 @@
+/* tests/unit/test_passes.c — the compiler's passes on small graphs built with the IR API: each
+ * pattern is recognised (the node count and op types say so) and the optimized graph computes
+ * what the original computes (reference interpreter on both). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compile/compile.h"
+#include "test.h"
+
+typedef struct builder {
+    ir_model *m;
+    ir_graph *g;
+} builder;
+
+static void b_init(builder *b, int64_t opset)
+{
+    b->m = ir_model_create();
+    b->g = ir_graph_create(NULL, b->m);
+    b->m->graph = b->g;
+    b->m->ir_version = 8;
+    b->m->opsets = mem_calloc(1, sizeof *b->m->opsets);
+    b->m->opsets[0].domain = mem_strdup("");
+    b->m->opsets[0].version = opset;
+    b->m->n_opsets = 1;
+}
+
+static int b_input(builder *b, const char *name, int rank, const int64_t *dims)
+{
+    int id;
+    ir_graph_value(b->g, name, &id);
+    ir_value *v = &b->g->values[id];
+    v->dtype = STRATA_DTYPE_F32;
+    v->rank = rank;
+    for (int d = 0; d < rank; d++) v->dims[d] = dims[d];
+    ir_graph_add_input(b->g, id);
+    return id;
+}
+
+static int b_const(builder *b, const char *name, int rank, const int64_t *dims, const float *vals)
+{
+    strata_tensor *t = NULL;
+    strata_tensor_create(STRATA_DTYPE_F32, rank, dims, &t);
+    memcpy(t->data, vals, t->n_bytes);
+    int id;
+    ir_graph_add_initializer(b->g, name, t, &id);
+    return id;
+}
+
+static int b_scalar(builder *b, const char *name, float v)
+{
+    return b_const(b, name, 0, NULL, &v);
+}
+
+/* Adds node op(inputs) -> one output called out; returns the output's value id. */
+static int b_node(builder *b, const char *op, const char *out, int n_in, const int *in)
+{
+    int idx, oid;
+    ir_graph_add_node(b->g, op, "", out, (size_t)n_in, 1, 0, &idx);
+    ir_graph_value(b->g, out, &oid);
+    ir_node *n = &b->g->nodes[idx];
+    for (int k = 0; k < n_in; k++) n->inputs[k] = in[k];
+    n->outputs[0] = oid;
+    return oid;
+}
+
+static ir_node *last_node(builder *b)
+{
+    return &b->g->nodes[b->g->n_nodes - 1];
+}
+
+static strata_tensor *random_tensor(int rank, const int64_t *dims, unsigned seed)
+{
+    strata_tensor *t = NULL;
+    strata_tensor_create(STRATA_DTYPE_F32, rank, dims, &t);
+    float *d = t->data;
+    for (int64_t i = 0; i < strata_tensor_numel(t); i++) {
+        seed = seed * 1103515245u + 12345u;
+        d[i] = (float)((seed >> 16) % 2000) / 500.0f - 2.0f;
+    }
+    return t;
+}
+
+/* Runs g on x before and after compile_optimize; returns the optimized node count. */
+static size_t optimize_and_compare(builder *b, strata_tensor *x, double tol)
+{
+    EXPECT_OK(ir_graph_verify(b->g, "test"));
+    EXPECT_OK(ir_graph_infer_shapes(b->g));
+    const strata_tensor *in[1] = {x};
+    strata_tensor *before = NULL, *after = NULL;
+    EXPECT_OK(ir_eval(b->g, NULL, in, 1, &before, 1));
+    EXPECT_OK(compile_optimize(b->m, NULL));
+    EXPECT_OK(ir_eval(b->m->graph, NULL, in, 1, &after, 1));
+    if (before && after) {
+        EXPECT_EQ(strata_tensor_numel(before), strata_tensor_numel(after));
+        double worst = 0;
+        for (int64_t i = 0; i < strata_tensor_numel(before); i++) {
+            double d = fabs(tensor_get_f64(before, i) - tensor_get_f64(after, i));
+            if (d > worst) worst = d;
+        }
+        EXPECT_NEAR(worst, 0.0, tol);
+    }
+    strata_tensor_destroy(before);
+    strata_tensor_destroy(after);
+    return b->m->graph->n_nodes;
+}
+
+TEST(test_pass_fuses_decomposed_layernorm)
+{
+    builder b;
+    b_init(&b, 13);
+    int64_t dims[2] = {3, 8}, axes_dims[1] = {1};
+    int x = b_input(&b, "x", 2, dims);
+    float gamma[8], beta[8];
+    for (int i = 0; i < 8; i++) gamma[i] = 0.5f + 0.1f * (float)i, beta[i] = 0.01f * (float)i;
+    int g = b_const(&b, "gamma", 1, &dims[1], gamma), be = b_const(&b, "beta", 1, &dims[1], beta);
+    int two = b_scalar(&b, "two", 2.0f), eps = b_scalar(&b, "eps", 1e-5f);
+    (void)axes_dims;
+    int mean = b_node(&b, "ReduceMean", "mean", 1, &x);
+    int64_t axis = -1;
+    ir_node *rm = last_node(&b);
+    attr *a = mem_calloc(1, sizeof *a);
+    a->name = mem_strdup("axes");
+    a->type = ATTR_INTS;
+    a->n = 1;
+    a->ints = mem_calloc(1, sizeof(int64_t));
+    a->ints[0] = axis;
+    rm->attrs = a;
+    rm->n_attrs = 1;
+    int d = b_node(&b, "Sub", "d", 2, (int[]){x, mean});
+    int sq = b_node(&b, "Pow", "sq", 2, (int[]){d, two});
+    int var = b_node(&b, "ReduceMean", "var", 1, &sq);
+    rm = last_node(&b);
+    a = mem_calloc(1, sizeof *a);
+    a->name = mem_strdup("axes");
+    a->type = ATTR_INTS;
+    a->n = 1;
+    a->ints = mem_calloc(1, sizeof(int64_t));
+    a->ints[0] = 1;
+    rm->attrs = a;
+    rm->n_attrs = 1;
+    int ve = b_node(&b, "Add", "ve", 2, (int[]){var, eps});
+    int sd = b_node(&b, "Sqrt", "sd", 1, &ve);
+    int nrm = b_node(&b, "Div", "nrm", 2, (int[]){d, sd});
+    int sc = b_node(&b, "Mul", "sc", 2, (int[]){nrm, g});
+    int y = b_node(&b, "Add", "y", 2, (int[]){sc, be});
+    ir_graph_add_output(b.g, y);
+    strata_tensor *xt = random_tensor(2, dims, 7);
+    size_t n = optimize_and_compare(&b, xt, 1e-5);
+    EXPECT_EQ(n, 1);
+    if (n == 1) EXPECT(strcmp(b.m->graph->nodes[0].op_type, "LayerNormalization") == 0);
+    strata_tensor_destroy(xt);
+    ir_model_destroy(b.m);
+}
+
+TEST(test_pass_merges_common_subexpressions)
+{
+    builder b;
+    b_init(&b, 17);
+    int64_t dims[2] = {2, 5};
+    int x = b_input(&b, "x", 2, dims);
+    int e1 = b_node(&b, "Exp", "e1", 1, &x);
+    int e2 = b_node(&b, "Exp", "e2", 1, &x); /* the same as e1 */
+    int y = b_node(&b, "Add", "y", 2, (int[]){e1, e2});
+    ir_graph_add_output(b.g, y);
+    strata_tensor *xt = random_tensor(2, dims, 3);
+    EXPECT_EQ(optimize_and_compare(&b, xt, 1e-6), 2);
+    strata_tensor_destroy(xt);
+    ir_model_destroy(b.m);
+}
+
+TEST(test_pass_fuses_gelu_and_matmul_bias)
+{
+    builder b;
+    b_init(&b, 17);
+    int64_t dims[3] = {2, 3, 4}, wd[2] = {4, 6};
+    int x = b_input(&b, "x", 3, dims);
+    float w[24], bias[6];
+    for (int i = 0; i < 24; i++) w[i] = 0.05f * (float)(i % 7) - 0.1f;
+    for (int i = 0; i < 6; i++) bias[i] = 0.1f * (float)i;
+    int W = b_const(&b, "W", 2, wd, w), B = b_const(&b, "B", 1, &wd[1], bias);
+    int mm = b_node(&b, "MatMul", "mm", 2, (int[]){x, W});
+    int h = b_node(&b, "Add", "h", 2, (int[]){mm, B});
+    int s2 = b_scalar(&b, "sqrt2", 1.4142135f), one = b_scalar(&b, "one", 1.0f), half = b_scalar(&b, "half", 0.5f);
+    int dv = b_node(&b, "Div", "dv", 2, (int[]){h, s2});
+    int er = b_node(&b, "Erf", "er", 1, &dv);
+    int ad = b_node(&b, "Add", "ad", 2, (int[]){er, one});
+    int mu = b_node(&b, "Mul", "mu", 2, (int[]){h, ad});
+    int y = b_node(&b, "Mul", "y", 2, (int[]){mu, half});
+    ir_graph_add_output(b.g, y);
+    strata_tensor *xt = random_tensor(3, dims, 11);
+    size_t n = optimize_and_compare(&b, xt, 1e-5);
+    EXPECT_EQ(n, 1); /* FusedMatMul(x, W, B) with activation Gelu */
+    if (n == 1) {
+        const ir_node *f = &b.m->graph->nodes[0];
+        EXPECT(strcmp(f->op_type, "FusedMatMul") == 0);
+        const attr *act = attr_find(f->attrs, f->n_attrs, "activation");
+        EXPECT(act && strcmp(act->s, "Gelu") == 0);
+    }
+    strata_tensor_destroy(xt);
+    ir_model_destroy(b.m);
+}
