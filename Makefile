@@ -9,11 +9,11 @@ ifeq ($(WERROR),1)
 WARN    += -Werror
 endif
 CFLAGS  += -std=c11 $(OPT) -g -fPIC -fvisibility=hidden -D_DEFAULT_SOURCE $(WARN) -Iinclude -Isrc -Itests
-LDLIBS  += -lcjson -lm -lpthread
+LDLIBS  += -lcjson -lmicrohttpd -lm -lpthread
 
 SRC     := $(sort $(wildcard src/core/*.c src/kernels/*.c src/kernels/ref/*.c src/kernels/x86/*.c \
                              src/ir/*.c src/serialize/*.c src/optimize/*.c src/compile/*.c \
-                             src/runtime/*.c))
+                             src/runtime/*.c src/server/*.c))
 OBJ     := $(SRC:%.c=$(BUILD)/%.o)
 TOOLSRC := $(sort $(wildcard tools/*.c))
 TESTSRC := $(sort $(wildcard tests/*.c tests/unit/*.c tests/kernels/*.c))

@@ -13,6 +13,7 @@ int cmd_conformance(int argc, char **argv);
 int cmd_compile(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_profile(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 /* An open model or plan with one session (cli_session.c). */
 typedef struct cli_session {

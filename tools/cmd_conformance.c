@@ -20,7 +20,6 @@
 
 /* Reads a test data file holding a tensor, a SequenceProto or an OptionalProto by the value's
  * kind (serialize/onnx_read.c; to move to serialize.h). */
-strata_status onnx_read_value_file(const char *path, int kind, strata_tensor **out);
 
 /* Ops that exist only for training: an inference stack does not run them. */
 static const char *const training_ops[] = {"Adagrad", "Adam", "Momentum", "Gradient"};
@@ -108,6 +107,14 @@ static bool compare(const strata_tensor *got, const strata_tensor *want, const c
             if (strcmp(g ? g : "", w ? w : "") != 0) {
                 snprintf(why, n_why, "output '%s': mismatch at index %lld: got \"%.40s\" want \"%.40s\"",
                          name, (long long)i, g ? g : "", w ? w : "");
+                return false;
+            }
+        } else if (dtype_is_narrow_float(want->dtype)) { /* 8/4-bit floats: the exact code */
+            uint8_t g = ((const uint8_t *)got->data)[i], w = ((const uint8_t *)want->data)[i];
+            double gv = tensor_get_f64(got, i), wv = tensor_get_f64(want, i);
+            if (g != w && !(isnan(gv) && isnan(wv))) {
+                snprintf(why, n_why, "output '%s': mismatch at index %lld: got 0x%02x want 0x%02x", name,
+                         (long long)i, g, w);
                 return false;
             }
         } else if (dtype_is_float(want->dtype)) {

@@ -14,6 +14,7 @@ static const struct {
     {"bench", cmd_bench, "bench MODEL|PLAN [--batch B] [--threads T] [--iters N] [--json]   latency, throughput"},
     {"profile", cmd_profile, "profile MODEL|PLAN [--batch B] [--iters N] [--trace FILE]   where the time goes"},
     {"compile", cmd_compile, "compile MODEL -o OUT.onnx [--shape N=DxD|--profile N=MIN:OPT:MAX] [--dump DIR] [-v]"},
+    {"serve", cmd_serve, "serve --model-repository DIR [--http-port 8000] [--metrics-port 8002] [--plan-cache DIR]   KServe v2 server"},
     {"conformance", cmd_conformance, "conformance DIR... [--compiled] [--filter S] [--min N] [-v]   ONNX backend tests"},
 };
 

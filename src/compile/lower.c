@@ -21,6 +21,7 @@ static strata_status build_profile(const ir_graph *g, const compile_options *o, 
     for (size_t i = 0; i < g->n_inputs; i++) {
         const ir_value *v = &g->values[g->inputs[i]];
         if (v->init) continue;
+        if (v->kind == VALUE_SEQUENCE || v->kind == VALUE_OPTIONAL) continue; /* no shape range */
         if (v->kind != VALUE_TENSOR || v->rank < 0)
             return error_set(STRATA_UNSUPPORTED, "lower: input '%s' has no tensor shape; give --shape",
                              v->name);

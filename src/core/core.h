@@ -73,7 +73,7 @@ uint16_t f32_to_bf16(float f);          /* round to nearest even; NaN stays NaN 
 
 /* ---- narrow dtypes (dtype_convert.c): float8, float4, e8m0, int4/uint4, int2/uint2 ------------
  * In memory each element is one byte; I4/I2 are sign-extended, U4/U2 zero-extended. */
-bool dtype_is_narrow_float(strata_dtype t); /* F8E4M3FN F8E4M3FNUZ F8E5M2 F8E5M2FNUZ F8E8M0 F4E2M1 */
+bool dtype_is_narrow_float(strata_dtype t); /* the float8 types, F8E8M0 and F4E2M1 */
 bool dtype_is_narrow_int(strata_dtype t);   /* I4 U4 I2 U2 */
 int dtype_file_bits(strata_dtype t);        /* bits per element in an ONNX file: 4 or 2 for the
                                                packed types, 8 * size for others, 0 if none */

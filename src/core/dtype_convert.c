@@ -94,7 +94,7 @@ void dtype_pack(strata_dtype t, const uint8_t *elems, int64_t numel, uint8_t *pa
         packed[i / per_byte] |= (uint8_t)((elems[i] & mask) << ((i % per_byte) * bits));
 }
 
-/* ---- 4- and 2-bit integers -------------------------------------------------------------------- */
+/* ---- 4- and 2-bit integers ------------------------------------------------------------------ */
 
 int64_t dtype_narrow_int_get(strata_dtype t, uint8_t b)
 {
@@ -119,7 +119,7 @@ uint8_t dtype_narrow_int_wrap(strata_dtype t, int64_t v)
     }
 }
 
-/* ---- small floats ----------------------------------------------------------------------------- */
+/* ---- small floats --------------------------------------------------------------------------- */
 
 static double e8m0_value(uint8_t b)
 {
@@ -162,10 +162,11 @@ uint8_t dtype_f64_to_narrow(strata_dtype t, double v, bool saturate)
     if (!small_float_of(t, &f)) return 0;
     int sign_bit = f.exp_bits + f.man_bits;
     uint8_t sign = signbit(v) ? (uint8_t)(1u << sign_bit) : 0;
+    /* float4 has no NaN: the ONNX reference data turns NaN into 0x8 (-0) */
     uint8_t nan_code = f.kind == SPECIALS_FN     ? (uint8_t)(sign | 0x7F)
                        : f.kind == SPECIALS_UZ   ? 0x80
                        : f.kind == SPECIALS_IEEE ? (uint8_t)(sign | 0x7E)
-                                                 : 0x08; /* float4: what the ONNX reference writes */
+                                                 : 0x08;
     uint8_t max_code = (uint8_t)(f.max_code | sign);
     uint8_t inf_code = (uint8_t)(sign | (((1u << f.exp_bits) - 1) << f.man_bits));
     if (isnan(v)) return nan_code;

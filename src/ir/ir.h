@@ -166,7 +166,7 @@ struct ir_scope {
 strata_status ir_eval(const ir_graph *g, const ir_scope *outer, const strata_tensor *const *inputs,
                       size_t n_inputs, strata_tensor **outputs, size_t n_outputs);
 
-/* Runs one control-flow node (If, Loop, Scan) of scope->g whose input tensors are in; its
+/* Runs one control-flow node (If, Loop, Scan, SequenceMap) of scope->g whose input tensors are in; its
  * subgraphs see the values of scope (and its parents). out[j] receive new tensors. */
 strata_status ir_eval_control(const ir_node *n, const ir_scope *scope,
                               const strata_tensor *const *in, strata_tensor **out);

@@ -101,14 +101,19 @@ static strata_status run_matmul(const fast_kernel *k, const op_node *n, const st
     const strata_tensor *A = in[0], *B = in[1];
     const strata_tensor *bias = n->n_inputs > 2 ? in[2] : NULL, *z = n->n_inputs > 3 ? in[3] : NULL;
     strata_tensor *y = out[0];
+    bool tb = strcmp(n->op_type, "FusedMatMul") == 0 && op_attr_int(n, "transB", 0) != 0;
     int ra = A->rank, rb = B->rank, ry = y->rank;
-    int64_t M = A->dims[ra - 2], K = A->dims[ra - 1], N = B->dims[rb - 1];
+    int64_t M = A->dims[ra - 2], K = A->dims[ra - 1], N = tb ? B->dims[rb - 2] : B->dims[rb - 1];
     fast_act act;
     fast_activation(n, &act);
     bool z_exact = z && fast_same_dims(z, y);
     bool tail = (z && !z_exact) || act.post != FAST_POST_NONE;
     gemm_args a = gemm_args_make(M, N, K, A->data, B->data, y->data);
     a.isa = k->gemm;
+    if (tb) {
+        a.trans_b = true;
+        a.ldb = K;
+    }
     if (bias) {
         a.epi.bias_kind = GEMM_BIAS_COL;
         a.epi.bias = bias->data;

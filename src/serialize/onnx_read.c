@@ -906,6 +906,15 @@ static strata_status read_attr(reader *rd, const protobuf_reader *nr, const prot
                 a->s_len = f.len;
             }
             break;
+        case ATTR_TYPE_PROTO: /* kept as its serialized TypeProto bytes (written back as is) */
+            if (f.number == AT_TP) {
+                if ((st = expect_wire(&r, &f, PROTOBUF_LEN, "attribute tp")) != STRATA_OK) return st;
+                mem_free(a->s);
+                a->s = mem_strndup((const char *)protobuf_bytes(&r, &f), f.len);
+                if (!a->s) return error_set(STRATA_OUT_OF_MEMORY, "attribute '%s': out of memory", an);
+                a->s_len = f.len;
+            }
+            break;
         case ATTR_TENSOR:
         case ATTR_TENSORS:
             if ((f.number == AT_T && a->type == ATTR_TENSOR) ||
@@ -1428,7 +1437,6 @@ static strata_status read_container(reader *rd, protobuf_reader msg, strata_dtyp
 
 /* Declared here until serialize.h has it: reads a backend test data file holding a value of
  * kind (VALUE_SEQUENCE: SequenceProto, VALUE_OPTIONAL: OptionalProto, else TensorProto). */
-strata_status onnx_read_value_file(const char *path, int kind, strata_tensor **out);
 
 strata_status onnx_read_value_file(const char *path, int kind, strata_tensor **out)
 {

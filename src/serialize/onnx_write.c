@@ -170,6 +170,7 @@ static strata_status write_attr(protobuf_writer *w, const attr *a, int depth)
         for (size_t k = 0; k < a->n && st == STRATA_OK; k++)
             if (a->graphs[k]) st = write_graph(w, 11, a->graphs[k], depth + 1, NULL);
         break;
+    case ATTR_TYPE_PROTO: protobuf_put_bytes(w, 14, a->s ? a->s : "", a->s ? a->s_len : 0); break;
     case ATTR_UNDEFINED:
         break;
     default:

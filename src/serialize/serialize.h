@@ -21,6 +21,9 @@ strata_status onnx_read_model_bytes(const void *bytes, size_t n_bytes, const cha
 strata_status onnx_read_tensor_file(const char *path, strata_tensor **out);
 strata_status onnx_read_tensor_bytes(const void *bytes, size_t n_bytes, const char *name,
                                      strata_tensor **out);
+/* Reads a test-data value file: a TensorProto, or for kind VALUE_SEQUENCE / VALUE_OPTIONAL a
+ * SequenceProto / OptionalProto (as the internal container dtypes of core.h). */
+strata_status onnx_read_value_file(const char *path, int kind, strata_tensor **out);
 /* Writes m as a ModelProto (all tensor data inline as raw_data). */
 strata_status onnx_write_model(const ir_model *m, const char *path);
 /* Same into a new heap buffer (mem_free it). */

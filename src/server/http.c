@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -67,12 +68,16 @@ static enum MHD_Result send_error(struct MHD_Connection *c, int status, bool clo
 typedef struct header_check {
     size_t count;                /* headers seen */
     size_t longest;              /* longest name + value */
+    size_t n_length;             /* Content-Length headers */
+    size_t n_encoding;           /* Transfer-Encoding headers */
 } header_check;
 
 static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
     header_check *hc = cls;
     hc->count++;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) hc->n_length++;
+    if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) hc->n_encoding++;
     size_t n = strlen(key) + (value ? strlen(value) : 0);
     if (n > hc->longest) hc->longest = n;
     return MHD_YES;
@@ -103,14 +108,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (!cs) return MHD_NO;
         *con_cls = cs;
         if (strlen(url) > HTTP_MAX_URL) return send_error(c, 414, true, "URL longer than 8192 bytes");
-        header_check hc = {0, 0};
+        header_check hc = {0, 0, 0, 0};
         MHD_get_connection_values(c, MHD_HEADER_KIND, count_header, &hc);
         if (hc.count > HTTP_MAX_HEADERS)
             return send_error(c, 431, true, "more than 100 request headers");
         if (hc.longest > HTTP_MAX_HEADER)
             return send_error(c, 431, true, "a request header is longer than 8192 bytes");
+        /* framing that smuggling lives in: refuse rather than guess */
+        if (hc.n_length > 1) return send_error(c, 400, true, "more than one Content-Length header");
+        if (hc.n_encoding > 1) return send_error(c, 400, true, "more than one Transfer-Encoding header");
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        cs->chunked = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
+        const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+        if (cl && te) return send_error(c, 400, true, "both Content-Length and Transfer-Encoding");
+        if (te && strcasecmp(te, "chunked") != 0)
+            return send_error(c, 501, true, "only Transfer-Encoding: chunked is supported");
+        const char *ce = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_ENCODING);
+        if (ce && strcasecmp(ce, "identity") != 0)
+            return send_error(c, 415, true, "Content-Encoding is not supported (send the body uncompressed)");
+        cs->chunked = te != NULL;
         if (cl) {
             uint64_t n;
             if (!parse_length(cl, &n)) return send_error(c, 400, true, "malformed Content-Length");

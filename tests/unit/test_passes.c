@@ -81,16 +81,17 @@ static strata_tensor *random_tensor(int rank, const int64_t *dims, unsigned seed
     return t;
 }
 
-/* Runs g on x before and after compile_optimize; returns the optimized node count. */
-static size_t optimize_and_compare(builder *b, strata_tensor *x, double tol)
+/* Runs g on inputs before and after compile_optimize; returns the optimized node count. */
+static size_t optimize_and_compare_n(builder *b, strata_tensor **xs, size_t n_x, double tol)
 {
     EXPECT_OK(ir_graph_verify(b->g, "test"));
     EXPECT_OK(ir_graph_infer_shapes(b->g));
-    const strata_tensor *in[1] = {x};
+    const strata_tensor *in[4];
+    for (size_t i = 0; i < n_x; i++) in[i] = xs[i];
     strata_tensor *before = NULL, *after = NULL;
-    EXPECT_OK(ir_eval(b->g, NULL, in, 1, &before, 1));
+    EXPECT_OK(ir_eval(b->g, NULL, in, n_x, &before, 1));
     EXPECT_OK(compile_optimize(b->m, NULL));
-    EXPECT_OK(ir_eval(b->m->graph, NULL, in, 1, &after, 1));
+    EXPECT_OK(ir_eval(b->m->graph, NULL, in, n_x, &after, 1));
     if (before && after) {
         EXPECT_EQ(strata_tensor_numel(before), strata_tensor_numel(after));
         double worst = 0;
@@ -103,6 +104,11 @@ static size_t optimize_and_compare(builder *b, strata_tensor *x, double tol)
     strata_tensor_destroy(before);
     strata_tensor_destroy(after);
     return b->m->graph->n_nodes;
+}
+
+static size_t optimize_and_compare(builder *b, strata_tensor *x, double tol)
+{
+    return optimize_and_compare_n(b, &x, 1, tol);
 }
 
 TEST(test_pass_fuses_decomposed_layernorm)
@@ -198,5 +204,37 @@ TEST(test_pass_fuses_gelu_and_matmul_bias)
         EXPECT(act && strcmp(act->s, "Gelu") == 0);
     }
     strata_tensor_destroy(xt);
+    ir_model_destroy(b.m);
+}
+
+TEST(test_pass_folds_transpose_into_matmul)
+{
+    builder b;
+    b_init(&b, 17);
+    int64_t qd[4] = {1, 2, 3, 4}, kd[4] = {1, 2, 5, 4};
+    int q = b_input(&b, "q", 4, qd), k = b_input(&b, "k", 4, kd);
+    int kt = b_node(&b, "Transpose", "kt", 1, &k);
+    ir_node *tn = last_node(&b);
+    attr *a = mem_calloc(1, sizeof *a);
+    a->name = mem_strdup("perm");
+    a->type = ATTR_INTS;
+    a->n = 4;
+    a->ints = mem_calloc(4, sizeof(int64_t));
+    a->ints[0] = 0, a->ints[1] = 1, a->ints[2] = 3, a->ints[3] = 2;
+    tn->attrs = a;
+    tn->n_attrs = 1;
+    int y = b_node(&b, "MatMul", "y", 2, (int[]){q, kt});
+    ir_graph_add_output(b.g, y);
+    strata_tensor *xs[2] = {random_tensor(4, qd, 5), random_tensor(4, kd, 9)};
+    size_t n = optimize_and_compare_n(&b, xs, 2, 1e-5);
+    EXPECT_EQ(n, 1);
+    if (n == 1) {
+        const ir_node *f = &b.m->graph->nodes[0];
+        EXPECT(strcmp(f->op_type, "FusedMatMul") == 0);
+        const attr *tb = attr_find(f->attrs, f->n_attrs, "transB");
+        EXPECT(tb && tb->i == 1);
+    }
+    strata_tensor_destroy(xs[0]);
+    strata_tensor_destroy(xs[1]);
     ir_model_destroy(b.m);
 }

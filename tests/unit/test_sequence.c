@@ -10,7 +10,6 @@
 #include "ir/ir.h"
 #include "test.h"
 
-strata_status onnx_read_value_file(const char *path, int kind, strata_tensor **out);
 
 static int val(ir_graph *g, const char *name)
 {

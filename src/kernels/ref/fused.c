@@ -68,6 +68,38 @@ static size_t base_inputs_of(const op_node *n)
     return 2;                                             /* A, B | bias, Z */
 }
 
+/* FusedMatMul with transB = 1 reads B with its last two dims swapped: the shape (always) and,
+ * when data is set, a transposed copy in *copy (mem_free it). */
+static strata_status swap_last_two(const op_node *n, const strata_tensor *b, strata_tensor *view, void **copy)
+{
+    *copy = NULL;
+    if (!b || b->rank < 2) return op_error(n, STRATA_INVALID_MODEL, "transB needs B of rank >= 2");
+    *view = *b;
+    int r = b->rank;
+    view->dims[r - 2] = b->dims[r - 1];
+    view->dims[r - 1] = b->dims[r - 2];
+    view->free_fn = NULL;
+    if (!b->data || shape_numel(r, b->dims) < 0) return STRATA_OK;
+    int64_t rows = b->dims[r - 2], cols = b->dims[r - 1], batch = shape_numel(r - 2, b->dims);
+    size_t es = strata_dtype_size(b->dtype);
+    uint8_t *dst = mem_alloc(b->n_bytes ? b->n_bytes : 1);
+    if (!dst) return op_error(n, STRATA_OUT_OF_MEMORY, "out of memory");
+    const uint8_t *src = b->data;
+    for (int64_t t = 0; t < batch; t++)
+        for (int64_t i = 0; i < rows; i++)
+            for (int64_t j = 0; j < cols; j++)
+                memcpy(dst + ((size_t)(t * rows * cols + j * rows + i)) * es,
+                       src + ((size_t)(t * rows * cols + i * cols + j)) * es, es);
+    view->data = dst;
+    *copy = dst;
+    return STRATA_OK;
+}
+
+static bool trans_b(const op_node *n)
+{
+    return strcmp(n->op_type, "FusedMatMul") == 0 && op_attr_int(n, "transB", 0) != 0;
+}
+
 static strata_status fused_infer(const op_node *n, const strata_tensor *const *in,
                                  strata_tensor *const *out)
 {
@@ -77,7 +109,14 @@ static strata_status fused_infer(const op_node *n, const strata_tensor *const *i
     activation a;
     strata_status st = parse_activation(n, &a);
     if (st != STRATA_OK) return st;
-    return d->infer(&base, in, out);
+    if (!trans_b(n)) return d->infer(&base, in, out);
+    strata_tensor bt;
+    void *copy;
+    const strata_tensor *args[2] = {in[0], &bt};
+    strata_tensor shape_only = *in[1];
+    shape_only.data = NULL; /* the shape is all infer needs */
+    if ((st = swap_last_two(n, &shape_only, &bt, &copy)) != STRATA_OK) return st;
+    return d->infer(&base, args, out);
 }
 
 static strata_status fused_compute(const op_node *n, const strata_tensor *const *in,
@@ -90,7 +129,16 @@ static strata_status fused_compute(const op_node *n, const strata_tensor *const 
     strata_status st = parse_activation(n, &a);
     if (st != STRATA_OK) return st;
     if (!d) return op_error(n, STRATA_INTERNAL, "no reference op for %s", base.op_type);
-    st = d->compute(&base, in, out);
+    if (trans_b(n)) {
+        strata_tensor bt;
+        void *copy = NULL;
+        const strata_tensor *args[2] = {in[0], &bt};
+        st = swap_last_two(n, in[1], &bt, &copy);
+        if (st == STRATA_OK) st = d->compute(&base, args, out);
+        mem_free(copy);
+    } else {
+        st = d->compute(&base, in, out);
+    }
     if (st != STRATA_OK) return st;
     strata_tensor *y = out[0];
     int64_t count = strata_tensor_numel(y);
