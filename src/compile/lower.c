@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "kernels/kernels.h"
 
 static const compile_shape *find_shape(const compile_options *o, const char *name)
 {
@@ -138,6 +139,68 @@ done:
     return st;
 }
 
+/* Packs constant weights for the kernels that want them (fast_kernel.pack): a uint8
+ * initializer appended to the node's inputs, named by its "packed_input" attribute; ONNX
+ * Gemm/MatMul/Conv become their com.strata Fused* form, whose extra inputs the reference op
+ * ignores. */
+static strata_status prepack(ir_model *m, ir_graph *g, const plan_program *p)
+{
+    static const char *const fused_of[][2] = {{"Gemm", "FusedGemm"}, {"MatMul", "FusedMatMul"}, {"Conv", "FusedConv"}};
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        ir_node *n = &g->nodes[i];
+        const fast_kernel *k = fast_kernel_find(p->kernels[i], n->op_type, n->domain);
+        if (!k || !k->packed_size || !k->pack || n->n_inputs > 16) continue;
+        strata_tensor tin[16];
+        const strata_tensor *pin[16];
+        bool ok = true;
+        for (size_t j = 0; j < n->n_inputs; j++) {
+            pin[j] = NULL;
+            int id = n->inputs[j];
+            if (id < 0) continue;
+            const ir_value *v = &g->values[id];
+            if (v->rank < 0) ok = false;
+            memset(&tin[j], 0, sizeof tin[j]);
+            tin[j].dtype = v->dtype;
+            tin[j].rank = v->rank < 0 ? 0 : v->rank;
+            memcpy(tin[j].dims, v->dims, sizeof v->dims);
+            const strata_tensor *c = value_const(g, id);
+            if (c) tin[j].data = c->data, tin[j].n_bytes = c->n_bytes;
+            pin[j] = &tin[j];
+        }
+        if (!ok) continue;
+        op_node on = {n->name, n->op_type, n->domain, (int)ir_model_opset(m, n->domain), n->attrs, n->n_attrs,
+                      n->n_inputs, n->n_outputs};
+        size_t bytes = k->packed_size(k, &on, pin);
+        if (bytes == 0) continue;
+        strata_tensor *packed = NULL;
+        int64_t dims[1] = {(int64_t)bytes};
+        strata_status st = strata_tensor_create(STRATA_DTYPE_U8, 1, dims, &packed);
+        if (st == STRATA_OK) st = k->pack(k, &on, pin, packed->data);
+        if (st != STRATA_OK) {
+            strata_tensor_destroy(packed);
+            return error_prefix(st, "prepack node '%s' for %s", n->name, k->name);
+        }
+        for (size_t f = 0; f < ARRAY_LEN(fused_of); f++)
+            if (node_is(n, fused_of[f][0])) {
+                if ((st = model_import_fused(m)) == STRATA_OK) st = node_make_fused(n, fused_of[f][1]);
+                if (st != STRATA_OK) {
+                    strata_tensor_destroy(packed);
+                    return st;
+                }
+            }
+        char base[300];
+        snprintf(base, sizeof base, "%s__packed", n->name[0] ? n->name : n->op_type);
+        int pid;
+        if ((st = ir_graph_add_initializer(g, base, packed, &pid)) != STRATA_OK) return st;
+        n = &g->nodes[i];
+        while (n->n_inputs < 4 && st == STRATA_OK) st = ir_node_add_input(n, -1);
+        if (st == STRATA_OK) st = ir_node_add_input(n, pid);
+        if (st == STRATA_OK) st = ir_node_set_int(n, "packed_input", (int64_t)n->n_inputs - 1);
+        if (st != STRATA_OK) return st;
+    }
+    return STRATA_OK;
+}
+
 strata_status compile_write_plan(ir_model *m, const compile_options *o, const char *path)
 {
     ir_graph *g = m->graph;
@@ -148,6 +211,7 @@ strata_status compile_write_plan(ir_model *m, const compile_options *o, const ch
     if (st == STRATA_OK) st = build_slots(g, &p);
     if (st == STRATA_OK) st = infer_at(g, &p, AT_OPT);
     if (st == STRATA_OK) st = tactic_choose(m, g, o, &p);
+    if (st == STRATA_OK) st = prepack(m, g, &p);
     if (st == STRATA_OK) st = infer_at(g, &p, AT_SYMBOLIC);
     if (st == STRATA_OK) {
         p.model_hash = m->file ? hash64(m->file->data, m->file->n_bytes, 0) : 0;

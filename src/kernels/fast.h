@@ -29,7 +29,18 @@ typedef struct fast_kernel {
     strata_status (*run)(const struct fast_kernel *k, const op_node *n,
                          const strata_tensor *const *in, strata_tensor *const *out,
                          const kernel_ctx *ctx);
+    /* Optional weight prepacking at compile time (NULL: none). packed_size gives the bytes of
+     * the packed form of node n's constant weights for this kernel (0: nothing to pack, e.g. a
+     * weight that is not constant); pack writes them. The compiler stores the result as a
+     * uint8 initializer appended to the node's inputs and names its index in the node's
+     * "packed_input" attribute, so run finds it with fast_packed_input(). */
+    size_t (*packed_size)(const struct fast_kernel *k, const op_node *n, const strata_tensor *const *in);
+    strata_status (*pack)(const struct fast_kernel *k, const op_node *n, const strata_tensor *const *in,
+                          void *packed);
 } fast_kernel;
+
+/* The packed weights the compiler attached to node n (see fast_kernel.pack), or NULL. */
+const void *fast_packed_input(const op_node *n, const strata_tensor *const *in);
 
 /* The row called name that runs op_type of domain, or NULL. */
 const fast_kernel *fast_kernel_find(const char *name, const char *op_type, const char *domain);

@@ -222,13 +222,13 @@ static strata_status run_dw(const fast_kernel *k, const op_node *n, const strata
 }
 
 const fast_kernel fast_conv_kernels[] = {
-    {"conv_f32_gemm__avx512", "FusedConv", "com.strata", CPU_AVX512, GEMM_ISA_AVX512, 30, supports_gemm, run_gemm},
-    {"conv_f32_gemm__avx2", "FusedConv", "com.strata", CPU_AVX2, GEMM_ISA_AVX2, 20, supports_gemm, run_gemm},
-    {"conv_f32_gemm__scalar", "FusedConv", "com.strata", 0, GEMM_ISA_SCALAR, 10, supports_gemm, run_gemm},
-    {"conv_f32_dw__scalar", "FusedConv", "com.strata", 0, GEMM_ISA_SCALAR, 10, supports_dw, run_dw},
-    {"conv_f32_gemm__avx512", "Conv", "", CPU_AVX512, GEMM_ISA_AVX512, 30, supports_gemm, run_gemm},
-    {"conv_f32_gemm__avx2", "Conv", "", CPU_AVX2, GEMM_ISA_AVX2, 20, supports_gemm, run_gemm},
-    {"conv_f32_gemm__scalar", "Conv", "", 0, GEMM_ISA_SCALAR, 10, supports_gemm, run_gemm},
-    {"conv_f32_dw__scalar", "Conv", "", 0, GEMM_ISA_SCALAR, 10, supports_dw, run_dw},
+    {"conv_f32_gemm__avx512", "FusedConv", "com.strata", CPU_AVX512, GEMM_ISA_AVX512, 30, supports_gemm, run_gemm, NULL, NULL},
+    {"conv_f32_gemm__avx2", "FusedConv", "com.strata", CPU_AVX2, GEMM_ISA_AVX2, 20, supports_gemm, run_gemm, NULL, NULL},
+    {"conv_f32_gemm__scalar", "FusedConv", "com.strata", 0, GEMM_ISA_SCALAR, 10, supports_gemm, run_gemm, NULL, NULL},
+    {"conv_f32_dw__scalar", "FusedConv", "com.strata", 0, GEMM_ISA_SCALAR, 10, supports_dw, run_dw, NULL, NULL},
+    {"conv_f32_gemm__avx512", "Conv", "", CPU_AVX512, GEMM_ISA_AVX512, 30, supports_gemm, run_gemm, NULL, NULL},
+    {"conv_f32_gemm__avx2", "Conv", "", CPU_AVX2, GEMM_ISA_AVX2, 20, supports_gemm, run_gemm, NULL, NULL},
+    {"conv_f32_gemm__scalar", "Conv", "", 0, GEMM_ISA_SCALAR, 10, supports_gemm, run_gemm, NULL, NULL},
+    {"conv_f32_dw__scalar", "Conv", "", 0, GEMM_ISA_SCALAR, 10, supports_dw, run_dw, NULL, NULL},
 };
 const size_t fast_conv_count = ARRAY_LEN(fast_conv_kernels);

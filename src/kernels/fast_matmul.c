@@ -76,7 +76,8 @@ static strata_status run_gemm(const fast_kernel *k, const op_node *n, const stra
         a.epi.act_min = act.act_min;
         a.epi.act_max = act.act_max;
     }
-    strata_status st = gemm_f32(&a, ctx->pool);
+    const void *packed = fast_packed_input(n, in);
+    strata_status st = packed ? gemm_f32_with_packed_b(&a, packed, ctx->pool) : gemm_f32(&a, ctx->pool);
     mem_free(scaled);
     if (st == STRATA_OK && tail) fast_tail(y->data, y->dims, y->rank, z, &act);
     return st;
@@ -130,7 +131,8 @@ static strata_status run_matmul(const fast_kernel *k, const op_node *n, const st
             a.epi.residual = z->data;
             a.epi.ldr = N;
         }
-        strata_status st = gemm_f32(&a, ctx->pool);
+        const void *packed = fast_packed_input(n, in);
+        strata_status st = packed ? gemm_f32_with_packed_b(&a, packed, ctx->pool) : gemm_f32(&a, ctx->pool);
         if (st == STRATA_OK && tail) fast_tail(y->data, y->dims, y->rank, z, &act);
         return st;
     }
@@ -163,18 +165,48 @@ static strata_status run_matmul(const fast_kernel *k, const op_node *n, const st
     return st;
 }
 
+/* ---- prepacked weights: a constant 2-D right operand, packed for the kernel's GEMM ---------- */
+
+/* K, N and the transposition of a constant 2-D B; false when B is not a constant matrix. */
+static bool const_b(const op_node *n, const strata_tensor *const *in, int64_t *K, int64_t *N, bool *tb)
+{
+    const strata_tensor *B = in[1];
+    if (!B || !B->data || B->rank != 2 || B->dtype != STRATA_DTYPE_F32) return false;
+    *tb = op_attr_int(n, "transB", 0) != 0;
+    *K = *tb ? B->dims[1] : B->dims[0];
+    *N = *tb ? B->dims[0] : B->dims[1];
+    return *K > 0 && *N > 0;
+}
+
+static size_t packed_size_b(const fast_kernel *k, const op_node *n, const strata_tensor *const *in)
+{
+    int64_t K, N;
+    bool tb;
+    if (strcmp(n->op_type, "MatMul") == 0 || strcmp(n->op_type, "FusedMatMul") == 0)
+        if (in[0]->rank < 2) return 0;
+    return const_b(n, in, &K, &N, &tb) ? gemm_f32_packed_b_size(K, N, k->gemm) : 0;
+}
+
+static strata_status pack_b(const fast_kernel *k, const op_node *n, const strata_tensor *const *in, void *packed)
+{
+    int64_t K, N;
+    bool tb;
+    if (!const_b(n, in, &K, &N, &tb)) return op_error(n, STRATA_INTERNAL, "nothing to pack");
+    return gemm_f32_pack_b(K, N, in[1]->data, in[1]->dims[1], tb, k->gemm, packed);
+}
+
 const fast_kernel fast_matmul_kernels[] = {
-    {"gemm_f32__avx512", "FusedGemm", "com.strata", CPU_AVX512, GEMM_ISA_AVX512, 30, supports_gemm, run_gemm},
-    {"gemm_f32__avx2", "FusedGemm", "com.strata", CPU_AVX2, GEMM_ISA_AVX2, 20, supports_gemm, run_gemm},
-    {"gemm_f32__scalar", "FusedGemm", "com.strata", 0, GEMM_ISA_SCALAR, 10, supports_gemm, run_gemm},
-    {"gemm_f32__avx512", "Gemm", "", CPU_AVX512, GEMM_ISA_AVX512, 30, supports_gemm, run_gemm},
-    {"gemm_f32__avx2", "Gemm", "", CPU_AVX2, GEMM_ISA_AVX2, 20, supports_gemm, run_gemm},
-    {"gemm_f32__scalar", "Gemm", "", 0, GEMM_ISA_SCALAR, 10, supports_gemm, run_gemm},
-    {"matmul_f32__avx512", "FusedMatMul", "com.strata", CPU_AVX512, GEMM_ISA_AVX512, 30, supports_matmul, run_matmul},
-    {"matmul_f32__avx2", "FusedMatMul", "com.strata", CPU_AVX2, GEMM_ISA_AVX2, 20, supports_matmul, run_matmul},
-    {"matmul_f32__scalar", "FusedMatMul", "com.strata", 0, GEMM_ISA_SCALAR, 10, supports_matmul, run_matmul},
-    {"matmul_f32__avx512", "MatMul", "", CPU_AVX512, GEMM_ISA_AVX512, 30, supports_matmul, run_matmul},
-    {"matmul_f32__avx2", "MatMul", "", CPU_AVX2, GEMM_ISA_AVX2, 20, supports_matmul, run_matmul},
-    {"matmul_f32__scalar", "MatMul", "", 0, GEMM_ISA_SCALAR, 10, supports_matmul, run_matmul},
+    {"gemm_f32__avx512", "FusedGemm", "com.strata", CPU_AVX512, GEMM_ISA_AVX512, 30, supports_gemm, run_gemm, packed_size_b, pack_b},
+    {"gemm_f32__avx2", "FusedGemm", "com.strata", CPU_AVX2, GEMM_ISA_AVX2, 20, supports_gemm, run_gemm, packed_size_b, pack_b},
+    {"gemm_f32__scalar", "FusedGemm", "com.strata", 0, GEMM_ISA_SCALAR, 10, supports_gemm, run_gemm, packed_size_b, pack_b},
+    {"gemm_f32__avx512", "Gemm", "", CPU_AVX512, GEMM_ISA_AVX512, 30, supports_gemm, run_gemm, packed_size_b, pack_b},
+    {"gemm_f32__avx2", "Gemm", "", CPU_AVX2, GEMM_ISA_AVX2, 20, supports_gemm, run_gemm, packed_size_b, pack_b},
+    {"gemm_f32__scalar", "Gemm", "", 0, GEMM_ISA_SCALAR, 10, supports_gemm, run_gemm, packed_size_b, pack_b},
+    {"matmul_f32__avx512", "FusedMatMul", "com.strata", CPU_AVX512, GEMM_ISA_AVX512, 30, supports_matmul, run_matmul, packed_size_b, pack_b},
+    {"matmul_f32__avx2", "FusedMatMul", "com.strata", CPU_AVX2, GEMM_ISA_AVX2, 20, supports_matmul, run_matmul, packed_size_b, pack_b},
+    {"matmul_f32__scalar", "FusedMatMul", "com.strata", 0, GEMM_ISA_SCALAR, 10, supports_matmul, run_matmul, packed_size_b, pack_b},
+    {"matmul_f32__avx512", "MatMul", "", CPU_AVX512, GEMM_ISA_AVX512, 30, supports_matmul, run_matmul, packed_size_b, pack_b},
+    {"matmul_f32__avx2", "MatMul", "", CPU_AVX2, GEMM_ISA_AVX2, 20, supports_matmul, run_matmul, packed_size_b, pack_b},
+    {"matmul_f32__scalar", "MatMul", "", 0, GEMM_ISA_SCALAR, 10, supports_matmul, run_matmul, packed_size_b, pack_b},
 };
 const size_t fast_matmul_count = ARRAY_LEN(fast_matmul_kernels);

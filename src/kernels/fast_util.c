@@ -70,3 +70,10 @@ bool fast_f32(const strata_tensor *t)
 {
     return t && t->dtype == STRATA_DTYPE_F32;
 }
+
+const void *fast_packed_input(const op_node *n, const strata_tensor *const *in)
+{
+    int64_t idx = op_attr_int(n, "packed_input", -1);
+    if (idx < 0 || (size_t)idx >= n->n_inputs || !in[idx] || in[idx]->dtype != STRATA_DTYPE_U8) return NULL;
+    return in[idx]->data;
+}
