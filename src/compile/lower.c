@@ -75,6 +75,21 @@ static void outer_last_use(const ir_graph *g, const ir_graph *sub, int step, int
         }
 }
 
+/* Elementwise ops whose output may take its first input's memory when that input dies at
+ * the node: every output element depends only on the same input element (and broadcast
+ * operands), so writing in place is safe. */
+static bool in_place_op(const ir_node *n)
+{
+    static const char *const ops[] = {"Relu", "Sigmoid", "Tanh", "Clip", "LeakyRelu", "Elu", "Selu",
+                                      "HardSigmoid", "HardSwish", "Softplus", "Exp", "Log", "Sqrt",
+                                      "Neg", "Abs", "Reciprocal", "Erf", "Add", "Sub", "Mul", "Div"};
+    if (strcmp(n->domain, STRATA_FUSED_DOMAIN) == 0) return strcmp(n->op_type, "Gelu") == 0;
+    if (n->domain[0] != 0) return false;
+    for (size_t k = 0; k < ARRAY_LEN(ops); k++)
+        if (strcmp(n->op_type, ops[k]) == 0) return true;
+    return false;
+}
+
 static strata_status build_slots(const ir_graph *g, plan_program *p)
 {
     size_t nv = g->n_values, n_steps = g->n_nodes;
@@ -99,6 +114,15 @@ static strata_status build_slots(const ir_graph *g, plan_program *p)
     }
     for (size_t o = 0; o < g->n_outputs; o++) last[g->outputs[o]] = (int)n_steps;
     size_t n_req = 0;
+    int *req_of = mem_calloc(nv + 1, sizeof *req_of);   /* value → its request, or -1 */
+    int *alias = mem_calloc(nv + 1, sizeof *alias);     /* request → request it shares, or -1 */
+    if (!req_of || !alias) {
+        mem_free(req_of);
+        mem_free(alias);
+        st = error_set(STRATA_OUT_OF_MEMORY, "lower: out of memory");
+        goto done;
+    }
+    for (size_t v = 0; v < nv; v++) req_of[v] = -1;
     for (size_t i = 0; i < n_steps; i++) {
         const ir_node *n = &g->nodes[i];
         for (size_t k = 0; k < n->n_outputs; k++) {
@@ -113,10 +137,50 @@ static strata_status build_slots(const ir_graph *g, plan_program *p)
             req[n_req].first = (int)i;
             req[n_req].last = last[id] > (int)i ? last[id] : (int)i;
             req_value[n_req] = id;
+            alias[n_req] = -1;
+            /* in place: take the first input's memory when it dies here and has our size */
+            int x = n->n_inputs > 0 ? n->inputs[0] : -1;
+            if (k == 0 && x >= 0 && req_of[x] >= 0 && last[x] == (int)i && in_place_op(n) &&
+                !ir_graph_is_output(g, x) && g->values[x].dtype == v->dtype) {
+                int root = req_of[x];
+                while (alias[root] >= 0) root = alias[root];
+                if (req[root].n_bytes == req[n_req].n_bytes) {
+                    alias[n_req] = root;
+                    if (req[n_req].last > req[root].last) req[root].last = req[n_req].last;
+                }
+            }
+            req_of[id] = (int)n_req;
             n_req++;
         }
     }
-    if ((st = memory_plan(req, n_req, &p->arena_bytes)) != STRATA_OK) goto done;
+    /* plan only the roots; an in-place output gets its root's offset */
+    mem_request *roots = mem_calloc(n_req + 1, sizeof *roots);
+    int *root_index = mem_calloc(n_req + 1, sizeof *root_index);
+    size_t n_roots = 0;
+    if (!roots || !root_index) {
+        mem_free(roots);
+        mem_free(root_index);
+        mem_free(req_of);
+        mem_free(alias);
+        st = error_set(STRATA_OUT_OF_MEMORY, "lower: out of memory");
+        goto done;
+    }
+    for (size_t r = 0; r < n_req; r++)
+        if (alias[r] < 0) {
+            root_index[r] = (int)n_roots;
+            roots[n_roots++] = req[r];
+        }
+    st = memory_plan(roots, n_roots, &p->arena_bytes);
+    for (size_t r = 0; r < n_req && st == STRATA_OK; r++) {
+        size_t root = r;
+        while (alias[root] >= 0) root = (size_t)alias[root];
+        req[r].offset = roots[root_index[root]].offset;
+    }
+    mem_free(roots);
+    mem_free(root_index);
+    mem_free(req_of);
+    mem_free(alias);
+    if (st != STRATA_OK) goto done;
     p->slots = mem_calloc(n_req + 1, sizeof *p->slots);
     if (!p->slots) {
         st = error_set(STRATA_OUT_OF_MEMORY, "lower: out of memory");

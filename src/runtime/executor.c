@@ -195,9 +195,16 @@ static strata_status run_steps(exec_state *e, const strata_plan *p)
             st = error_set(STRATA_INTERNAL, "node '%s' (%s): shape inference lacked a value", n->name, n->op_type);
         if (st != STRATA_OK) return st;
         const fast_kernel *fk = p->fast[i];
-        for (size_t k = 0; k < n->n_outputs; k++)
-            if (out_buf[k] && (st = place_output(e, p, n, n->outputs[k], out_buf[k], fk == NULL)) != STRATA_OK)
-                return st;
+        for (size_t k = 0; k < n->n_outputs; k++) {
+            if (!out_buf[k]) continue;
+            if ((st = place_output(e, p, n, n->outputs[k], out_buf[k], false)) != STRATA_OK) return st;
+            /* reference kernels expect zeroed outputs, unless the output shares an input's
+             * memory (an in-place slot of the memory plan) */
+            bool aliased = false;
+            for (size_t j = 0; j < n->n_inputs; j++)
+                if (in_buf[j] && in_buf[j]->data == out_buf[k]->data) aliased = true;
+            if (!fk && !aliased) memset(out_buf[k]->data, 0, out_buf[k]->n_bytes);
+        }
         if (fk) {
             kernel_ctx kc = {e->pool, e->n_threads};
             st = fk->run(fk, &on, in_buf, out_buf, &kc);

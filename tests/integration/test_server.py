@@ -75,6 +75,11 @@ instance_group [ { count: 1, kind: KIND_CPU } ]
         shutil.copy(onnx, os.path.join(repo, "digits_v", v, "model.onnx"))
     write_config(os.path.join(repo, "digits_v", "config.pbtxt"),
                  'max_batch_size: 8\nversion_policy: { all: { } }\ndynamic_batching { }\n')
+    # a plan shipped in the repository is used as is (inputs and outputs derived from it)
+    os.makedirs(os.path.join(repo, "digits_plan", "1"))
+    subprocess.run([STRATA, "compile", onnx, "-o", os.path.join(repo, "digits_plan", "1", "model.plan"),
+                    "--profile", "input=1x1x8x8:4x1x8x8:8x1x8x8"], check=True, stdout=subprocess.DEVNULL)
+    write_config(os.path.join(repo, "digits_plan", "config.pbtxt"), "max_batch_size: 8\ndynamic_batching { }\n")
     return repo
 
 
@@ -210,6 +215,11 @@ def test_endpoints(srv, x, ref):
     r = requests.post(u + "/v2/models/digits/infer", data=x[9].astype(np.float32).tobytes(),
                       headers={"Inference-Header-Content-Length": "0"})
     check(r.status_code == 200 and np.allclose(decode_binary(r)[1], ref[9:10], atol=1e-4), "raw binary request")
+    r = requests.get(u + "/v2/models/digits_plan").json()
+    check(r.get("platform") == "strata_plan" and r["inputs"][0]["shape"] == [-1, 1, 8, 8], "plan model metadata: %s" % r)
+    r = requests.post(u + "/v2/models/digits_plan/infer", json=infer_json(x[:6]))
+    check(r.status_code == 200 and np.allclose(np.array(r.json()["outputs"][0]["data"]).reshape(6, 10), ref[:6], atol=1e-4),
+          "infer on a shipped model.plan: %s" % r.text[:200])
     r = requests.post(u + "/v2/models/digits/infer", json=infer_json(x[:1], outputs=[{"name": "logits"}]))
     check(r.status_code == 200 and len(r.json()["outputs"]) == 1, "requested output")
 
