@@ -24,9 +24,10 @@ strata_status exec_init(exec_state *e, const strata_plan *p, int n_threads)
     e->arena = mem_alloc_aligned(p->view->program.arena_bytes ? p->view->program.arena_bytes : 1);
     e->views = mem_calloc(nv + 1, sizeof *e->views);
     e->cur = mem_calloc(nv + 1, sizeof *e->cur);
+    e->bound = mem_calloc(nv + 1, sizeof *e->bound);
     const char *stress = getenv("STRATA_STRESS_ARENA");
     e->stress_arena = stress && stress[0] && strcmp(stress, "0") != 0;
-    if (!e->arena || !e->views || !e->cur) {
+    if (!e->arena || !e->views || !e->cur || !e->bound) {
         exec_release(e);
         return error_set(STRATA_OUT_OF_MEMORY, "session: out of memory for a %llu-byte arena",
                          (unsigned long long)p->view->program.arena_bytes);
@@ -44,6 +45,7 @@ void exec_release(exec_state *e)
     mem_free_aligned(e->arena);
     mem_free(e->views);
     mem_free(e->cur);
+    mem_free(e->bound);
     scratch_release(&e->scratch);
     memset(e, 0, sizeof *e);
 }
@@ -89,7 +91,11 @@ static strata_status place_output(exec_state *e, const strata_plan *p, const ir_
     if (st != STRATA_OK) return error_prefix(st, "node '%s' (%s)", n->name, n->op_type);
     if (shape_numel(t->rank, t->dims) < 0)
         return error_set(STRATA_INTERNAL, "node '%s' (%s): output shape unknown at run time", n->name, n->op_type);
-    if (slot >= 0) {
+    const strata_tensor *b = e->bound[id];
+    if (b && b->dtype == t->dtype && b->rank == t->rank &&
+        memcmp(b->dims, t->dims, (size_t)t->rank * sizeof t->dims[0]) == 0) {
+        t->data = b->data; /* the caller's output memory: no copy after the run */
+    } else if (slot >= 0) {
         const plan_slot *s = &p->view->program.slots[slot];
         if (t->n_bytes > s->n_bytes)
             return error_set(STRATA_INVALID_ARGUMENT, "node '%s' (%s): output '%s' needs %zu bytes, "

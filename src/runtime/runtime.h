@@ -24,6 +24,8 @@ typedef struct exec_state {
     uint8_t *arena;           /* activation arena (plan's arena bytes, 64-byte aligned) */
     strata_tensor *views;     /* per value: the tensor struct the step writes */
     strata_tensor **cur;      /* per value: the tensor holding its value in this run */
+    strata_tensor **bound;    /* per value: caller tensor to write this graph output into
+                                 directly (zero-copy outputs), or NULL; set per run */
     scratch_arena scratch;    /* kernel scratch and run-time sized values */
     thread_pool *pool;        /* the session's threads for fast kernels (NULL: one thread) */
     int n_threads;            /* size of pool */

@@ -168,10 +168,14 @@ strata_status strata_session_run(strata_session *s, size_t n_inputs,
                              output_names[o]);
     }
     strata_status st;
-    if (s->plan)
+    if (s->plan) { /* caller-provided outputs are written in place by the step that makes them */
+        for (size_t o = 0; o < want; o++)
+            if (outputs[o] && outputs[o]->dtype != STRATA_DTYPE_STRING) s->exec.bound[g->outputs[map[o]]] = outputs[o];
         st = exec_run(&s->exec, s->plan, s->feeds, (const strata_tensor **)s->results);
-    else
+        for (size_t o = 0; o < g->n_outputs; o++) s->exec.bound[g->outputs[o]] = NULL;
+    } else {
         st = ir_eval(g, NULL, s->feeds, g->n_inputs, s->results, g->n_outputs);
+    }
     if (st != STRATA_OK) {
         if (s->plan) exec_grow(&s->exec);
         return st;
@@ -201,7 +205,7 @@ strata_status strata_session_run(strata_session *s, size_t n_inputs,
                            tensor_describe(dst, b, sizeof b));
         else if (r->dtype == STRATA_DTYPE_STRING)
             st = error_set(STRATA_UNSUPPORTED, "session_run: string outputs need a NULL slot");
-        else
+        else if (dst->data != r->data) /* not already written in place */
             memcpy(dst->data, r->data, r->n_bytes);
     }
     if (st != STRATA_OK) /* out-params are written only on success */
