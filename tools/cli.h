@@ -23,10 +23,11 @@ typedef struct cli_session {
     strata_session *session;
     double compile_ms;            /* in-memory compile time (0 for a plan file) */
     double load_ms;               /* plan open + session creation */
+    int n_threads;                /* set before opening: session threads (0 = one per core) */
 } cli_session;
 
 /* Opens path (plan or ONNX; ONNX is compiled for the given inputs' shapes, or run by the
- * reference interpreter when reference is true). */
+ * reference interpreter when reference is true). cs->n_threads is read, the rest written. */
 strata_status cli_session_open(const char *path, size_t n_inputs, const char *const *names,
                                strata_tensor *const *inputs, bool reference, cli_session *cs);
 /* The same for benchmarks: symbolic input dims taken as batch (dim 0) or 1. */

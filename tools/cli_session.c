@@ -12,21 +12,24 @@
 strata_status cli_session_open(const char *path, size_t n_inputs, const char *const *names,
                                strata_tensor *const *inputs, bool reference, cli_session *cs)
 {
+    int n_threads = cs->n_threads;
     memset(cs, 0, sizeof *cs);
+    cs->n_threads = n_threads;
+    strata_session_options so = {n_threads};
     strata_status st;
     uint64_t t0 = clock_now_ns();
     if (plan_is_plan_file(path)) {
         if (reference)
             return error_set(STRATA_INVALID_ARGUMENT, "%s: --reference needs an ONNX model, not a plan", path);
         st = strata_plan_open(path, &cs->plan);
-        if (st == STRATA_OK) st = strata_session_create_plan(cs->plan, NULL, &cs->session);
+        if (st == STRATA_OK) st = strata_session_create_plan(cs->plan, &so, &cs->session);
         cs->model = cs->plan ? strata_plan_model(cs->plan) : NULL;
         cs->load_ms = (double)(clock_now_ns() - t0) / 1e6;
         return st;
     }
     if (reference) {
         st = strata_model_load(path, &cs->owned_model);
-        if (st == STRATA_OK) st = strata_session_create(cs->owned_model, NULL, &cs->session);
+        if (st == STRATA_OK) st = strata_session_create(cs->owned_model, &so, &cs->session);
         cs->model = cs->owned_model;
         cs->load_ms = (double)(clock_now_ns() - t0) / 1e6;
         return st;
@@ -53,7 +56,7 @@ strata_status cli_session_open(const char *path, size_t n_inputs, const char *co
     uint64_t t1 = clock_now_ns();
     if (st == STRATA_OK) st = strata_plan_open(tmp, &cs->plan);
     unlink(tmp); /* the mapping stays valid */
-    if (st == STRATA_OK) st = strata_session_create_plan(cs->plan, NULL, &cs->session);
+    if (st == STRATA_OK) st = strata_session_create_plan(cs->plan, &so, &cs->session);
     cs->model = cs->plan ? strata_plan_model(cs->plan) : NULL;
     cs->load_ms = (double)(clock_now_ns() - t1) / 1e6;
     return st;
@@ -61,7 +64,9 @@ strata_status cli_session_open(const char *path, size_t n_inputs, const char *co
 
 strata_status cli_session_open_batch(const char *path, int64_t batch, bool reference, cli_session *cs)
 {
+    int n_threads = cs->n_threads;
     memset(cs, 0, sizeof *cs);
+    cs->n_threads = n_threads;
     if (plan_is_plan_file(path) || reference) return cli_session_open(path, 0, NULL, NULL, reference, cs);
     /* ONNX: fix every symbolic input dim (dim 0 = batch, others 1) from the model's inputs */
     ir_model *m = NULL;

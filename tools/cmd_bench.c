@@ -50,13 +50,13 @@ int cmd_bench(int argc, char **argv)
     uint64_t *lat = calloc((size_t)iters, sizeof *lat);
     strata_tensor *outs[CLI_MAX_INPUTS] = {NULL};
     int rc = 1;
+    cs.n_threads = (int)threads;
     strata_status st = cli_session_open_batch(path, batch, reference, &cs);
     if (st == STRATA_OK) st = cli_random_inputs(cs.model, batch, &in);
     if (st != STRATA_OK || !lat) {
         cli_fail("bench", st);
         goto done;
     }
-    (void)threads; /* the session's kernels are single-threaded today (reference kernels) */
     size_t n_out = strata_model_output_count(cs.model);
     if (n_out > CLI_MAX_INPUTS) n_out = CLI_MAX_INPUTS;
     uint64_t t0 = clock_now_ns();
@@ -86,6 +86,7 @@ int cmd_bench(int argc, char **argv)
         cJSON *r = cJSON_CreateObject();
         cJSON_AddStringToObject(r, "model", path);
         cJSON_AddNumberToObject(r, "batch", (double)batch);
+        cJSON_AddNumberToObject(r, "threads", (double)threads);
         cJSON_AddNumberToObject(r, "iters", (double)iters);
         cJSON_AddStringToObject(r, "path", reference ? "reference" : cs.compile_ms > 0 ? "compiled in memory" : "plan");
         cJSON_AddNumberToObject(r, "compile_ms", cs.compile_ms);

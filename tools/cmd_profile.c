@@ -47,11 +47,12 @@ static const char *const cost_owner[] = {
 int cmd_profile(int argc, char **argv)
 {
     const char *path = NULL, *trace = NULL;
-    long batch = 1, iters = 10, top = 15;
+    long batch = 1, iters = 10, top = 15, threads = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc) batch = strtol(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--iters") == 0 && i + 1 < argc) iters = strtol(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--top") == 0 && i + 1 < argc) top = strtol(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) threads = strtol(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--trace") == 0 && i + 1 < argc) trace = argv[++i];
         else if (argv[i][0] != '-' && !path) path = argv[i];
         else {
@@ -60,7 +61,7 @@ int cmd_profile(int argc, char **argv)
         }
     }
     if (!path || batch < 1 || iters < 1) {
-        fprintf(stderr, "usage: strata profile MODEL|PLAN [--batch B] [--iters N] [--top K] [--trace FILE]\n");
+        fprintf(stderr, "usage: strata profile MODEL|PLAN [--batch B] [--threads T] [--iters N] [--top K] [--trace FILE]\n");
         return 2;
     }
     cli_inputs in;
@@ -72,6 +73,7 @@ int cmd_profile(int argc, char **argv)
     uint64_t *samples = NULL, *runs = NULL;
     row *rows = NULL;
     int rc = 1;
+    cs.n_threads = (int)threads;
     strata_status st = cli_session_open_batch(path, batch, false, &cs);
     if (st == STRATA_OK) st = cli_random_inputs(cs.model, batch, &in);
     if (st == STRATA_OK) st = strata_session_run(cs.session, in.n, in.names, in.tensors, 0, NULL, outs); /* warm-up */

@@ -606,6 +606,9 @@ def main():
     finally:
         if srv:
             srv.proc.kill()
+        log = os.path.join(tmp, "serve.log")
+        if RESULTS["failed"] and os.path.exists(log):
+            print("---- server log (last 40 lines) ----\n" + "".join(open(log).readlines()[-40:]))
         shutil.rmtree(tmp, ignore_errors=True)
     print("total %.1f s" % (time.time() - t_start))
     print("%d passed, %d failed" % (RESULTS["passed"], RESULTS["failed"]))
