@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/run_all.sh — the quick tier behind `make test`: unit tests, the ONNX backend
 # conformance suite against the pass count kept in tests/conformance_baseline.txt (which only
-# goes up), and the layer rule. Ends with one "N passed, N failed" line: one count per check.
+# goes up) on the reference and the compiled path, the server's integration test, and the layer
+# rule. Ends with one "N passed, N failed" line: one count per check.
 set -u
 cd "$(dirname "$0")/.." || exit 2
 BUILD=${BUILD:-build}
@@ -46,6 +47,15 @@ if [ -d "$SHARED/testdata/onnx-backend/node" ]; then
     fi
 else
     echo "FAIL conformance: $SHARED/testdata/onnx-backend not found (set STRATA_SHARED)"
+    failed=$((failed + 1))
+fi
+
+# the server with real HTTP clients (KServe v2, batching, bad requests, shutdown)
+if /usr/bin/python3 tests/integration/test_server.py "$BUILD" > "$BUILD/server.log" 2>&1; then
+    tail -1 "$BUILD/server.log" | sed 's/^/server: /'
+    passed=$((passed + 1))
+else
+    echo "FAIL server integration test:"; grep -E 'FAIL|Error|error' "$BUILD/server.log" | head -20; tail -3 "$BUILD/server.log"
     failed=$((failed + 1))
 fi
 

@@ -13,7 +13,7 @@
 
 static const char usage_text[] =
     "usage: strata serve --model-repository DIR [--http-port 8000] [--metrics-port 8002]\n"
-    "                    [--model-control-mode none] [--plan-cache DIR] [--host 0.0.0.0]\n"
+    "                    [--model-control-mode none] [--plan-cache DIR] [--host 127.0.0.1]\n"
     "                    [--drain-timeout 30]\n";
 
 static bool parse_port(const char *s, int *out)

@@ -1,7 +1,7 @@
 /* kernels/gemm.c — f32 GEMM: argument checks, ISA dispatch, packing (A in MR-row panels, B in
- * NR-column panels), the cache-blocked loop nest around a microkernel, the split of C over a
- * thread pool, the portable scalar microkernel gemm_f32_4x16__scalar and the double-precision
- * oracle gemm_f32__ref. The SIMD microkernels live in kernels/x86/gemm_f32_<isa>.c. */
+ * NR-column panels, either prepackable), the cache-blocked loop nests around a microkernel, the
+ * split of C over a thread pool, the portable scalar microkernel gemm_f32_4x16__scalar and the
+ * double-precision oracle gemm_f32__ref. The SIMD microkernels live in kernels/x86/. */
 #include <math.h>
 #include <string.h>
 
@@ -9,6 +9,8 @@
 
 #define PACKED_B_MAGIC 0x31424D47u /* "GMB1" little-endian */
 #define PACKED_B_HEADER 64         /* bytes before the first panel */
+#define PACKED_A_MAGIC 0x31414D47u /* "GMA1" little-endian */
+#define PACKED_A_HEADER 64
 
 /* One ISA's microkernel and cache blocking. KC: depth of a block (the A micro-panel MR x KC
  * stays in L1); MC: rows of a packed A block (MC x KC stays in L2); NC: columns of the B slice
@@ -20,13 +22,14 @@ typedef struct isa_info {
     gemm_ukernel kernel;   /* microkernel */
     int mr, nr;            /* tile */
     int64_t kc, mc, nc;    /* cache blocks */
+    int64_t ncp;           /* with A prepacked: columns of a packed B block (kc x ncp in L2) */
 } isa_info;
 
 static const isa_info isa_table[] = {
-    {GEMM_ISA_SCALAR, "scalar", gemm_f32_4x16__scalar, 4, 16, 256, 64, 1024},
+    {GEMM_ISA_SCALAR, "scalar", gemm_f32_4x16__scalar, 4, 16, 256, 64, 1024, 256},
 #if defined(__x86_64__) || defined(__i386__)
-    {GEMM_ISA_AVX2, "avx2", gemm_f32_6x16__avx2, 6, 16, 256, 144, 512},
-    {GEMM_ISA_AVX512, "avx512", gemm_f32_14x32__avx512, 14, 32, 256, 168, 256},
+    {GEMM_ISA_AVX2, "avx2", gemm_f32_6x16__avx2, 6, 16, 256, 144, 512, 512},
+    {GEMM_ISA_AVX512, "avx512", gemm_f32_14x32__avx512, 14, 32, 256, 168, 256, 512},
 #endif
 };
 
@@ -193,6 +196,14 @@ static void pack_b(const float *B, int64_t ldb, bool trans_b, int nr, int64_t k0
     }
 }
 
+/* op(B)[k0.., j0..] (kc x nc) as panels: the caller's producer, or pack_b over B. */
+static void produce_b(const gemm_args *g, int nr, int64_t k0, int64_t kc, int64_t j0, int64_t nc,
+                      float *dst)
+{
+    if (g->pack_b) g->pack_b(g->pack_b_ctx, k0, kc, j0, nc, nr, dst);
+    else pack_b(g->B, g->ldb, g->trans_b, nr, k0, kc, j0, nc, dst);
+}
+
 /* ---- the blocked driver ------------------------------------------------------------------- */
 
 static int64_t round_up(int64_t x, int64_t m)
@@ -200,21 +211,24 @@ static int64_t round_up(int64_t x, int64_t m)
     return (x + m - 1) / m * m;
 }
 
-/* Floats of packing scratch one thread needs: an A block (mc x kc) and, unless B is prepacked,
- * a full-width B row panel (kc x N, the most any thread's rectangle spans). */
+/* Floats of packing scratch one thread needs: an A block (mc x kc) unless A is prepacked and,
+ * unless B is prepacked, a full-width B row panel (kc x N, the most any thread's rectangle
+ * spans), or with A prepacked a B block of kc x ncp. */
 static void scratch_floats(const isa_info *d, int64_t M, int64_t N, int64_t K, bool packed_b,
-                           int64_t *a_floats, int64_t *b_floats)
+                           bool packed_a, int64_t *a_floats, int64_t *b_floats)
 {
     int64_t kc = K < d->kc ? K : d->kc;
     int64_t mc = round_up(M < d->mc ? M : d->mc, d->mr);
-    *a_floats = round_up(mc * kc, 16);
-    *b_floats = packed_b ? 0 : round_up(kc * round_up(N, d->nr), 16);
+    *a_floats = packed_a ? 0 : round_up(mc * kc, 16);
+    int64_t bn = packed_a && N > d->ncp ? d->ncp : N;
+    *b_floats = packed_b ? 0 : round_up(kc * round_up(bn, d->nr), 16);
 }
 
 typedef struct driver {
     const gemm_args *g;     /* the call */
     const isa_info *d;      /* ISA */
     const float *packed_b;  /* first panel of a prepacked B (panel stride K*nr), or NULL */
+    const float *packed_a;  /* first panel of a prepacked A (panel stride K*mr), or NULL */
     float *scratch;         /* per-thread scratch, thread t at t * scratch_stride */
     int64_t scratch_stride; /* floats */
     int64_t a_floats;       /* A block floats within a thread's scratch (B block follows) */
@@ -247,7 +261,7 @@ static void run_rect(const driver *dr, float *ws, int64_t m0, int64_t m1, int64_
             bp = dr->packed_b + (n0 / nr * K + pc) * nr;
             b_stride = K * nr;
         } else {
-            pack_b(g->B, g->ldb, g->trans_b, nr, pc, kc, n0, n1 - n0, bpack);
+            produce_b(g, nr, pc, kc, n0, n1 - n0, bpack);
             bp = bpack;
             b_stride = kc * nr;
         }
@@ -277,6 +291,55 @@ static void run_rect(const driver *dr, float *ws, int64_t m0, int64_t m1, int64_
     }
 }
 
+/* With A prepacked (nothing to pack but B): column blocks of ncp (packed B block kc x ncp in
+ * L2) > K blocks (produce that B block once) > MR-row micro-panels of A, read in place >
+ * NR-column micro-panels of B. Each C tile still sees its K blocks in order. */
+static void run_rect_pa(const driver *dr, float *ws, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
+{
+    const gemm_args *g = dr->g;
+    const isa_info *d = dr->d;
+    const int mr = d->mr, nr = d->nr;
+    const int64_t K = g->K;
+    gemm_tile t;
+    t.alpha = g->alpha;
+    t.bias_kind = g->epi.bias_kind;
+    t.ldr = g->epi.ldr;
+    t.act = g->epi.act;
+    t.act_min = g->epi.act_min;
+    t.act_max = g->epi.act_max;
+    for (int64_t jc = n0; jc < n1; jc += d->ncp) {
+        int64_t jn = n1 - jc < d->ncp ? n1 - jc : d->ncp;
+        for (int64_t pc = 0; pc < K || pc == 0; pc += d->kc) {
+            int64_t kc = K - pc < d->kc ? K - pc : d->kc;
+            const float *bp;
+            int64_t b_stride;
+            if (dr->packed_b) {
+                bp = dr->packed_b + (jc / nr * K + pc) * nr;
+                b_stride = K * nr;
+            } else {
+                produce_b(g, nr, pc, kc, jc, jn, ws);
+                bp = ws;
+                b_stride = kc * nr;
+            }
+            t.beta = pc == 0 ? g->beta : 1.0f;
+            t.last = pc + kc >= K;
+            for (int64_t i = m0; i < m1; i += mr) {
+                int m = m1 - i < mr ? (int)(m1 - i) : mr;
+                const float *ap = dr->packed_a + (i / mr * K + pc) * mr;
+                for (int64_t j = jc; j < jc + jn; j += nr) {
+                    int n = jc + jn - j < nr ? (int)(jc + jn - j) : nr;
+                    t.bias = g->epi.bias_kind == GEMM_BIAS_COL   ? g->epi.bias + j
+                             : g->epi.bias_kind == GEMM_BIAS_ROW ? g->epi.bias + i
+                                                                 : NULL;
+                    t.residual = g->epi.residual ? g->epi.residual + i * g->epi.ldr + j : NULL;
+                    d->kernel(kc, ap, bp + (j - jc) / nr * b_stride, g->C + i * g->ldc + j, g->ldc,
+                              m, n, &t);
+                }
+            }
+        }
+    }
+}
+
 static void run_task(void *arg, int64_t task, int thread_index)
 {
     const driver *dr = arg;
@@ -285,7 +348,9 @@ static void run_task(void *arg, int64_t task, int thread_index)
     if (m0 >= dr->g->M || n0 >= dr->g->N) return;
     int64_t m1 = m0 + dr->m_step < dr->g->M ? m0 + dr->m_step : dr->g->M;
     int64_t n1 = n0 + dr->n_step < dr->g->N ? n0 + dr->n_step : dr->g->N;
-    run_rect(dr, dr->scratch + thread_index * dr->scratch_stride, m0, m1, n0, n1);
+    float *ws = dr->scratch + thread_index * dr->scratch_stride;
+    if (dr->packed_a) run_rect_pa(dr, ws, m0, m1, n0, n1);
+    else run_rect(dr, ws, m0, m1, n0, n1);
 }
 
 /* Threads worth using: about 1 MFLOP of work per thread at least. */
@@ -301,7 +366,7 @@ static int threads_for(const gemm_args *g, int n_threads)
  * largest: its multiply-adds (about 16 per cycle) plus its packing (about 2 cycles per float;
  * each rectangle packs its rows of A and, unless B is prepacked, its columns of B). */
 static void choose_grid(const isa_info *d, int64_t M, int64_t N, int64_t K, bool packed_b,
-                        int n_tasks, int64_t *gm_out, int64_t *gn_out)
+                        bool packed_a, int n_tasks, int64_t *gm_out, int64_t *gn_out)
 {
     int64_t mp = (M + d->mr - 1) / d->mr, np = (N + d->nr - 1) / d->nr;
     double best = -1;
@@ -313,7 +378,7 @@ static void choose_grid(const isa_info *d, int64_t M, int64_t N, int64_t K, bool
         double rows = (double)((mp + gm - 1) / gm) * d->mr;
         double cols = (double)((np + gn - 1) / gn) * d->nr;
         double kk = (double)(K > 0 ? K : 1);
-        double cost = rows * cols * kk / 16 + 2 * kk * (rows + (packed_b ? 0 : cols));
+        double cost = rows * cols * kk / 16 + 2 * kk * ((packed_a ? 0 : rows) + (packed_b ? 0 : cols));
         if (best < 0 || cost < best) {
             best = cost;
             *gm_out = gm, *gn_out = gn;
@@ -321,7 +386,8 @@ static void choose_grid(const isa_info *d, int64_t M, int64_t N, int64_t K, bool
     }
 }
 
-static strata_status check_args(const gemm_args *g, bool packed_b, const isa_info **d_out)
+static strata_status check_args(const gemm_args *g, bool packed_b, bool packed_a,
+                                const isa_info **d_out)
 {
     *d_out = NULL;
     if (!g) return error_set(STRATA_INVALID_ARGUMENT, "gemm: NULL arguments");
@@ -346,13 +412,16 @@ static strata_status check_args(const gemm_args *g, bool packed_b, const isa_inf
         return error_set(STRATA_INVALID_ARGUMENT, "gemm: ldc %lld < N %lld", (long long)g->ldc,
                          (long long)g->N);
     if (g->K > 0) {
-        if (!g->A) return error_set(STRATA_INVALID_ARGUMENT, "gemm: A is NULL");
-        int64_t need = g->trans_a ? g->M : g->K;
-        if (g->lda < need)
-            return error_set(STRATA_INVALID_ARGUMENT, "gemm: lda %lld < %s %lld%s",
-                             (long long)g->lda, g->trans_a ? "M" : "K", (long long)need,
-                             g->trans_a ? " (A transposed)" : "");
-        if (!packed_b) {
+        int64_t need;
+        if (!packed_a) {
+            if (!g->A) return error_set(STRATA_INVALID_ARGUMENT, "gemm: A is NULL");
+            need = g->trans_a ? g->M : g->K;
+            if (g->lda < need)
+                return error_set(STRATA_INVALID_ARGUMENT, "gemm: lda %lld < %s %lld%s",
+                                 (long long)g->lda, g->trans_a ? "M" : "K", (long long)need,
+                                 g->trans_a ? " (A transposed)" : "");
+        }
+        if (!packed_b && !g->pack_b) {
             if (!g->B) return error_set(STRATA_INVALID_ARGUMENT, "gemm: B is NULL");
             need = g->trans_b ? g->K : g->N;
             if (g->ldb < need)
@@ -386,13 +455,13 @@ size_t gemm_f32_workspace_size(const gemm_args *g, bool packed_b, int n_threads)
     const isa_info *d = isa_find(gemm_isa_resolve(g ? g->isa : GEMM_ISA_AUTO));
     if (!g || !d || g->M <= 0 || g->N <= 0) return 0;
     int64_t af, bf;
-    scratch_floats(d, g->M, g->N, g->K, packed_b, &af, &bf);
+    scratch_floats(d, g->M, g->N, g->K, packed_b, false, &af, &bf);
     int t = n_threads < 1 ? 1 : n_threads;
     return (size_t)(af + bf) * sizeof(float) * (size_t)t;
 }
 
 static strata_status run(const gemm_args *g, const isa_info *d, const float *packed_b,
-                         thread_pool *pool)
+                         const float *packed_a, thread_pool *pool)
 {
     int n_threads = threads_for(g, thread_pool_size(pool));
     driver dr;
@@ -400,8 +469,9 @@ static strata_status run(const gemm_args *g, const isa_info *d, const float *pac
     dr.g = g;
     dr.d = d;
     dr.packed_b = packed_b;
+    dr.packed_a = packed_a;
     int64_t af, bf;
-    scratch_floats(d, g->M, g->N, g->K, packed_b != NULL, &af, &bf);
+    scratch_floats(d, g->M, g->N, g->K, packed_b != NULL, packed_a != NULL, &af, &bf);
     dr.a_floats = af;
     dr.scratch_stride = af + bf;
     /* Scratch for every thread index the pool may hand out, so any worker can take a task. */
@@ -423,11 +493,13 @@ static strata_status run(const gemm_args *g, const isa_info *d, const float *pac
         dr.scratch = own;
     }
     int64_t gm, gn;
-    choose_grid(d, g->M, g->N, g->K, packed_b != NULL, n_threads, &gm, &gn);
+    choose_grid(d, g->M, g->N, g->K, packed_b != NULL, packed_a != NULL, n_threads, &gm, &gn);
     dr.m_step = round_up((g->M + gm - 1) / gm, d->mr);
     dr.n_step = round_up((g->N + gn - 1) / gn, d->nr);
     dr.grid_n = gn;
-    if (gm * gn == 1)
+    if (gm * gn == 1 && packed_a)
+        run_rect_pa(&dr, dr.scratch, 0, g->M, 0, g->N);
+    else if (gm * gn == 1)
         run_rect(&dr, dr.scratch, 0, g->M, 0, g->N);
     else
         thread_pool_parallel_for(pool, gm * gn, run_task, &dr);
@@ -438,10 +510,10 @@ static strata_status run(const gemm_args *g, const isa_info *d, const float *pac
 strata_status gemm_f32(const gemm_args *g, thread_pool *pool)
 {
     const isa_info *d;
-    strata_status st = check_args(g, false, &d);
+    strata_status st = check_args(g, false, false, &d);
     if (st) return st;
     if (g->M == 0 || g->N == 0) return STRATA_OK;
-    return run(g, d, NULL, pool);
+    return run(g, d, NULL, NULL, pool);
 }
 
 /* ---- prepacked B -------------------------------------------------------------------------- */
@@ -514,10 +586,90 @@ strata_status gemm_f32_with_packed_b(const gemm_args *g, const void *packed_b, t
     gemm_args a = *g;
     a.isa = (gemm_isa)h.isa;
     const isa_info *d;
-    strata_status st = check_args(&a, true, &d);
+    strata_status st = check_args(&a, true, false, &d);
     if (st) return st;
     if (a.M == 0 || a.N == 0) return STRATA_OK;
-    return run(&a, d, (const float *)((const char *)packed_b + PACKED_B_HEADER), pool);
+    return run(&a, d, (const float *)((const char *)packed_b + PACKED_B_HEADER), NULL, pool);
+}
+
+/* ---- prepacked A -------------------------------------------------------------------------- */
+
+typedef struct packed_a_header {
+    uint32_t magic, isa, mr, reserved; /* PACKED_A_MAGIC, gemm_isa, panel height, 0 */
+    int64_t M, K;                      /* op(A) is M x K */
+} packed_a_header;
+
+size_t gemm_f32_packed_a_size(int64_t M, int64_t K, gemm_isa isa)
+{
+    const isa_info *d = isa_find(gemm_isa_resolve(isa));
+    if (!d || M < 0 || K < 0) return 0;
+    return PACKED_A_HEADER + (size_t)round_up(M, d->mr) * (size_t)K * sizeof(float);
+}
+
+strata_status gemm_f32_pack_a(int64_t M, int64_t K, const float *A, int64_t lda, bool trans_a,
+                              gemm_isa isa, void *packed)
+{
+    if (M < 0 || K < 0)
+        return error_set(STRATA_INVALID_ARGUMENT, "gemm pack A: negative size M=%lld K=%lld",
+                         (long long)M, (long long)K);
+    if (!packed) return error_set(STRATA_INVALID_ARGUMENT, "gemm pack A: output is NULL");
+    if (isa < GEMM_ISA_AUTO || isa > GEMM_ISA_AVX512)
+        return error_set(STRATA_INVALID_ARGUMENT, "gemm pack A: unknown isa %d", (int)isa);
+    const isa_info *d = isa_find(gemm_isa_resolve(isa));
+    if (!d)
+        return error_set(STRATA_UNSUPPORTED, "gemm pack A: isa %s is not built in",
+                         gemm_isa_name(isa));
+    if (K > 0 && M > 0) {
+        if (!A) return error_set(STRATA_INVALID_ARGUMENT, "gemm pack A: A is NULL");
+        if (lda < (trans_a ? M : K))
+            return error_set(STRATA_INVALID_ARGUMENT, "gemm pack A: lda %lld < %s %lld",
+                             (long long)lda, trans_a ? "M" : "K", (long long)(trans_a ? M : K));
+    }
+    packed_a_header h;
+    memset(&h, 0, sizeof h);
+    h.magic = PACKED_A_MAGIC;
+    h.isa = (uint32_t)d->isa;
+    h.mr = (uint32_t)d->mr;
+    h.M = M;
+    h.K = K;
+    memset(packed, 0, PACKED_A_HEADER);
+    memcpy(packed, &h, sizeof h);
+    if (K > 0 && M > 0) {
+        gemm_args g = gemm_args_make(M, 1, K, A, NULL, NULL);
+        g.lda = lda;
+        g.trans_a = trans_a;
+        pack_a(&g, d->mr, 0, M, 0, K, (float *)((char *)packed + PACKED_A_HEADER));
+    }
+    return STRATA_OK;
+}
+
+strata_status gemm_f32_with_packed_a(const gemm_args *g, const void *packed_a, thread_pool *pool)
+{
+    if (!g) return error_set(STRATA_INVALID_ARGUMENT, "gemm: NULL arguments");
+    if (!packed_a) return error_set(STRATA_INVALID_ARGUMENT, "gemm: packed A is NULL");
+    packed_a_header h;
+    memcpy(&h, packed_a, sizeof h);
+    if (h.magic != PACKED_A_MAGIC)
+        return error_set(STRATA_INVALID_ARGUMENT, "gemm: packed A has a bad magic 0x%08x",
+                         (unsigned)h.magic);
+    const isa_info *pd = isa_find((gemm_isa)h.isa);
+    if (!pd || (uint32_t)pd->mr != h.mr)
+        return error_set(STRATA_INVALID_ARGUMENT, "gemm: packed A has isa %u / mr %u, unknown here",
+                         (unsigned)h.isa, (unsigned)h.mr);
+    if (h.M != g->M || h.K != g->K)
+        return error_set(STRATA_INVALID_ARGUMENT,
+                         "gemm: packed A is %lld x %lld, the call wants M=%lld K=%lld",
+                         (long long)h.M, (long long)h.K, (long long)g->M, (long long)g->K);
+    if (g->isa != GEMM_ISA_AUTO && g->isa != (gemm_isa)h.isa)
+        return error_set(STRATA_INVALID_ARGUMENT, "gemm: packed A was packed for %s, the call "
+                         "asks for %s", gemm_isa_name((gemm_isa)h.isa), gemm_isa_name(g->isa));
+    gemm_args a = *g;
+    a.isa = (gemm_isa)h.isa;
+    const isa_info *d;
+    strata_status st = check_args(&a, false, true, &d);
+    if (st) return st;
+    if (a.M == 0 || a.N == 0) return STRATA_OK;
+    return run(&a, d, NULL, (const float *)((const char *)packed_a + PACKED_A_HEADER), pool);
 }
 
 /* ---- the oracle --------------------------------------------------------------------------- */
@@ -527,7 +679,8 @@ strata_status gemm_f32__ref(const gemm_args *g)
     const isa_info *d;
     gemm_args a = *g;
     a.isa = GEMM_ISA_SCALAR;
-    strata_status st = check_args(&a, false, &d);
+    a.pack_b = NULL;
+    strata_status st = check_args(&a, false, false, &d);
     if (st) return st;
     const gemm_epilogue *e = &g->epi;
     for (int64_t i = 0; i < g->M; i++) {

@@ -1,6 +1,7 @@
 /* kernels/gemm.h — the single-precision GEMM contract: C = act(alpha*op(A)*op(B) + beta*C
- * + bias + residual), row-major with leading dimensions, unpacked or with B prepacked once (the
- * weights, packed at compile time for one ISA), multithreaded over a thread pool. Kernels:
+ * + bias + residual), row-major with leading dimensions, unpacked or with A or B prepacked once
+ * (the weights, packed at compile time for one ISA), B optionally produced by a caller's packer
+ * (im2col straight into the panel layout), multithreaded over a thread pool. Kernels:
  * gemm_f32_14x32__avx512, gemm_f32_6x16__avx2, gemm_f32_4x16__scalar; oracle gemm_f32__ref. */
 #ifndef STRATA_KERNELS_GEMM_H
 #define STRATA_KERNELS_GEMM_H
@@ -47,6 +48,14 @@ typedef enum gemm_act {
     GEMM_ACT_SILU = 5,    /* x * sigmoid(x) */
 } gemm_act;
 
+/* A producer of op(B) for the GEMM, used instead of B/ldb/trans_b when set (convolution:
+ * im2col written straight into the packed layout). It writes op(B)[k0 .. k0+kc, j0 .. j0+nc)
+ * as ceil(nc/nr) panels of kc x nr floats: panel q holds columns j0+q*nr .. j0+q*nr+nr-1 row by
+ * row, dst[q*kc*nr + (k-k0)*nr + c], columns past nc zero. Called from several threads at once,
+ * on disjoint blocks; must not fail. */
+typedef void (*gemm_pack_b_fn)(const void *ctx, int64_t k0, int64_t kc, int64_t j0, int64_t nc,
+                               int nr, float *dst);
+
 /* Applied after alpha/beta, in this order: + bias, + residual, then the activation. */
 typedef struct gemm_epilogue {
     gemm_bias bias_kind;   /* which bias, if any */
@@ -75,6 +84,8 @@ typedef struct gemm_args {
     float alpha, beta;      /* scale of the product and of the old C */
     gemm_epilogue epi;      /* fused bias / residual / activation (zeroed = none) */
     gemm_isa isa;           /* AUTO, or a forced ISA (UNSUPPORTED if this CPU lacks it) */
+    gemm_pack_b_fn pack_b;  /* op(B) producer, or NULL: B, ldb and trans_b are then unused */
+    const void *pack_b_ctx; /* its context */
     void *workspace;        /* packing scratch of gemm_f32_workspace_size bytes, 64-byte
                                aligned; NULL: the call allocates (and frees) it itself */
     size_t workspace_bytes; /* size of workspace */
@@ -88,7 +99,8 @@ gemm_args gemm_args_make(int64_t M, int64_t N, int64_t K, const float *A, const 
 /* ---- entry points ------------------------------------------------------------------------- */
 
 /* Bytes of workspace gemm_f32 (packed_b false) or gemm_f32_with_packed_b (packed_b true) needs
- * for these sizes and ISA when run on a pool of n_threads threads. */
+ * for these sizes and ISA when run on a pool of n_threads threads (gemm_f32_with_packed_a needs
+ * no more than gemm_f32). */
 size_t gemm_f32_workspace_size(const gemm_args *a, bool packed_b, int n_threads);
 
 /* Unpacked GEMM (A and B packed on the fly). pool may be NULL (one thread). INVALID_ARGUMENT
@@ -108,6 +120,20 @@ strata_status gemm_f32_pack_b(int64_t K, int64_t N, const float *B, int64_t ldb,
  * the packed ISA; INVALID_ARGUMENT when K, N or the header do not match, UNSUPPORTED when this
  * CPU lacks the packed ISA. */
 strata_status gemm_f32_with_packed_b(const gemm_args *a, const void *packed_b, thread_pool *pool);
+
+/* Prepacked A (the weights of a convolution, C = W * im2col(X)). Layout, like packed B:
+ *   header: u32 magic 'GMA1', u32 isa, u32 mr, u32 reserved, i64 M, i64 K, zero to 64 bytes
+ *   panels: ceil(M/mr) panels; panel p holds, for k in [0,K), the mr floats
+ *           op(A)[p*mr .. p*mr+mr, k] with rows past M zero (so a K block of a panel is
+ *           contiguous and any cache blocking can read it in place).
+ * packed should be 64-byte aligned. isa AUTO is resolved at pack time and recorded. */
+size_t gemm_f32_packed_a_size(int64_t M, int64_t K, gemm_isa isa);
+strata_status gemm_f32_pack_a(int64_t M, int64_t K, const float *A, int64_t lda, bool trans_a,
+                              gemm_isa isa, void *packed);
+/* GEMM with op(A) from gemm_f32_pack_a (a->A, lda, trans_a ignored); B as in gemm_f32 (or
+ * a->pack_b). a->isa must be AUTO or the packed ISA; INVALID_ARGUMENT when M, K or the header
+ * do not match, UNSUPPORTED when this CPU lacks the packed ISA. */
+strata_status gemm_f32_with_packed_a(const gemm_args *a, const void *packed_a, thread_pool *pool);
 
 /* The oracle: a naive triple loop in double precision, with the same contract (single thread,
  * workspace and isa ignored). */

@@ -210,7 +210,7 @@ strata_status http_server_start(const char *host, int port, http_handler fn, voi
     memset(&addr, 0, sizeof addr);
     addr.sin_family = AF_INET;
     addr.sin_port = htons((uint16_t)port);
-    addr.sin_addr.s_addr = htonl(INADDR_ANY);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK); /* closed by default: --host 0.0.0.0 opens it */
     if (host && inet_pton(AF_INET, host, &addr.sin_addr) != 1) {
         mem_free(h);
         return error_set(STRATA_INVALID_ARGUMENT, "'%s' is not an IPv4 address", host);
@@ -228,7 +228,7 @@ strata_status http_server_start(const char *host, int port, http_handler fn, voi
                             MHD_OPTION_END);
     if (!h->d) {
         mem_free(h);
-        return error_set(STRATA_IO_ERROR, "cannot listen on %s:%d (port in use?)", host ? host : "0.0.0.0", port);
+        return error_set(STRATA_IO_ERROR, "cannot listen on %s:%d (port in use?)", host ? host : "127.0.0.1", port);
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
     h->port = info ? (int)info->port : port;
