@@ -1,62 +1,17 @@
 /* tests/unit/test_ref_math.c — the math family's reference ops run directly (ref_op_find, infer,
  * compute) on small hand-computed cases, plus bad inputs that must fail with a message. */
-#include "../test.h"
-#include "kernels/kernels.h"
-
-#define MAX_IO 4
-
-/* A test tensor over a copy of vals (converted to dtype). */
-static strata_tensor *mk(strata_dtype dt, int rank, const int64_t *dims, const double *vals)
-{
-    strata_tensor *t = NULL;
-    if (strata_tensor_create(dt, rank, dims, &t) != STRATA_OK) return NULL;
-    int64_t n = shape_numel(rank, dims);
-    for (int64_t i = 0; i < n && vals; i++) tensor_set_f64(t, i, vals[i]);
-    return t;
-}
-
-/* Runs op (opset) on ins; outputs land in outs (caller destroys). */
-static strata_status run(const char *op, int opset, const attr *attrs, size_t n_attrs,
-                         strata_tensor **ins, size_t n_in, strata_tensor **outs, size_t n_out)
-{
-    const op_def *d = ref_op_find("", op, opset);
-    if (!d) return error_set(STRATA_UNSUPPORTED, "no op %s", op);
-    op_node n = {"t", op, "", opset, attrs, n_attrs, n_in, n_out};
-    for (size_t j = 0; j < n_out; j++) outs[j] = NULL;
-    strata_tensor *o[MAX_IO] = {0};
-    for (size_t j = 0; j < n_out; j++) o[j] = mem_calloc(1, sizeof(strata_tensor));
-    strata_status st = d->infer(&n, (const strata_tensor *const *)ins, o);
-    for (size_t j = 0; st == STRATA_OK && j < n_out; j++) {
-        st = tensor_set_shape(o[j], o[j]->dtype, o[j]->rank, o[j]->dims);
-        if (st == STRATA_OK) st = tensor_alloc_data(o[j]);
-    }
-    if (st == STRATA_OK) st = d->compute(&n, (const strata_tensor *const *)ins, o);
-    for (size_t j = 0; j < n_out; j++) {
-        if (st == STRATA_OK) outs[j] = o[j];
-        else strata_tensor_destroy(o[j]);
-    }
-    return st;
-}
-
-static attr int_attr(const char *name, int64_t v)
-{
-    attr a = {0};
-    a.name = (char *)name;
-    a.type = ATTR_INT;
-    a.i = v;
-    return a;
-}
+#include "op_harness.h"
 
 TEST(ref_math_unary_activations)
 {
     int64_t d[1] = {4};
     double xs[4] = {-2, -0.5, 0, 3};
-    strata_tensor *x = mk(STRATA_DTYPE_F32, 1, d, xs), *y;
-    EXPECT_OK(run("Relu", 14, NULL, 0, &x, 1, &y, 1));
+    strata_tensor *x = op_tensor(STRATA_DTYPE_F32, 1, d, xs), *y;
+    EXPECT_OK(op_run("Relu", 14, NULL, 0, &x, 1, &y, 1));
     EXPECT_NEAR(tensor_get_f64(y, 0), 0, 0);
     EXPECT_NEAR(tensor_get_f64(y, 3), 3, 0);
     strata_tensor_destroy(y);
-    EXPECT_OK(run("Sigmoid", 13, NULL, 0, &x, 1, &y, 1));
+    EXPECT_OK(op_run("Sigmoid", 13, NULL, 0, &x, 1, &y, 1));
     EXPECT_NEAR(tensor_get_f64(y, 2), 0.5, 1e-7);
     EXPECT_NEAR(tensor_get_f64(y, 0), 1 / (1 + exp(2.0)), 1e-7);
     strata_tensor_destroy(y);
@@ -64,11 +19,11 @@ TEST(ref_math_unary_activations)
     a.name = "alpha";
     a.type = ATTR_FLOAT;
     a.f = 0.1f;
-    EXPECT_OK(run("LeakyRelu", 16, &a, 1, &x, 1, &y, 1));
+    EXPECT_OK(op_run("LeakyRelu", 16, &a, 1, &x, 1, &y, 1));
     EXPECT_NEAR(tensor_get_f64(y, 0), -0.2, 1e-6);
     EXPECT_NEAR(tensor_get_f64(y, 3), 3, 0);
     strata_tensor_destroy(y);
-    EXPECT_OK(run("Round", 11, NULL, 0, &x, 1, &y, 1));
+    EXPECT_OK(op_run("Round", 11, NULL, 0, &x, 1, &y, 1));
     EXPECT_NEAR(tensor_get_f64(y, 1), 0, 0); /* -0.5 rounds half to even */
     strata_tensor_destroy(y);
     strata_tensor_destroy(x);
@@ -78,8 +33,8 @@ TEST(ref_math_unary_rejects_int_exp)
 {
     int64_t d[1] = {2};
     double xs[2] = {1, 2};
-    strata_tensor *x = mk(STRATA_DTYPE_I32, 1, d, xs), *y;
-    EXPECT_STATUS(run("Exp", 13, NULL, 0, &x, 1, &y, 1), STRATA_UNSUPPORTED);
+    strata_tensor *x = op_tensor(STRATA_DTYPE_I32, 1, d, xs), *y;
+    EXPECT_STATUS(op_run("Exp", 13, NULL, 0, &x, 1, &y, 1), STRATA_UNSUPPORTED);
     EXPECT_STR_CONTAINS(strata_last_error(), "node 't' (Exp)");
     EXPECT_STR_CONTAINS(strata_last_error(), "int32");
     strata_tensor_destroy(x);
@@ -89,9 +44,9 @@ TEST(ref_math_add_broadcast)
 {
     int64_t da[2] = {2, 3}, db[1] = {3};
     double as[6] = {1, 2, 3, 4, 5, 6}, bs[3] = {10, 20, 30};
-    strata_tensor *in[2] = {mk(STRATA_DTYPE_F32, 2, da, as), mk(STRATA_DTYPE_F32, 1, db, bs)};
+    strata_tensor *in[2] = {op_tensor(STRATA_DTYPE_F32, 2, da, as), op_tensor(STRATA_DTYPE_F32, 1, db, bs)};
     strata_tensor *y;
-    EXPECT_OK(run("Add", 14, NULL, 0, in, 2, &y, 1));
+    EXPECT_OK(op_run("Add", 14, NULL, 0, in, 2, &y, 1));
     EXPECT_EQ(y->rank, 2);
     EXPECT_EQ(y->dims[1], 3);
     EXPECT_NEAR(tensor_get_f64(y, 0), 11, 0);
@@ -105,22 +60,22 @@ TEST(ref_math_int_div_truncates_and_mod_sign)
 {
     int64_t d[1] = {4};
     double as[4] = {7, -7, 7, -7}, bs[4] = {2, 2, -2, -2};
-    strata_tensor *in[2] = {mk(STRATA_DTYPE_I32, 1, d, as), mk(STRATA_DTYPE_I32, 1, d, bs)};
+    strata_tensor *in[2] = {op_tensor(STRATA_DTYPE_I32, 1, d, as), op_tensor(STRATA_DTYPE_I32, 1, d, bs)};
     strata_tensor *y;
-    EXPECT_OK(run("Div", 14, NULL, 0, in, 2, &y, 1));
+    EXPECT_OK(op_run("Div", 14, NULL, 0, in, 2, &y, 1));
     EXPECT_EQ(tensor_get_i64(y, 0), 3);
     EXPECT_EQ(tensor_get_i64(y, 1), -3);
     strata_tensor_destroy(y);
-    EXPECT_OK(run("Mod", 13, NULL, 0, in, 2, &y, 1));
+    EXPECT_OK(op_run("Mod", 13, NULL, 0, in, 2, &y, 1));
     EXPECT_EQ(tensor_get_i64(y, 1), 1);  /* -7 mod 2 = 1 (sign of divisor) */
     EXPECT_EQ(tensor_get_i64(y, 2), -1); /* 7 mod -2 = -1 */
     strata_tensor_destroy(y);
-    attr f = int_attr("fmod", 1);
-    EXPECT_OK(run("Mod", 13, &f, 1, in, 2, &y, 1));
+    attr f = attr_int_of("fmod", 1);
+    EXPECT_OK(op_run("Mod", 13, &f, 1, in, 2, &y, 1));
     EXPECT_EQ(tensor_get_i64(y, 1), -1); /* fmod: sign of dividend */
     strata_tensor_destroy(y);
     tensor_set_i64(in[1], 0, 0);
-    EXPECT_STATUS(run("Div", 14, NULL, 0, in, 2, &y, 1), STRATA_INVALID_ARGUMENT);
+    EXPECT_STATUS(op_run("Div", 14, NULL, 0, in, 2, &y, 1), STRATA_INVALID_ARGUMENT);
     EXPECT_STR_CONTAINS(strata_last_error(), "division by zero");
     strata_tensor_destroy(in[0]);
     strata_tensor_destroy(in[1]);
@@ -129,14 +84,14 @@ TEST(ref_math_int_div_truncates_and_mod_sign)
 TEST(ref_math_add_bad_broadcast)
 {
     int64_t da[1] = {3}, db[1] = {4};
-    strata_tensor *in[2] = {mk(STRATA_DTYPE_F32, 1, da, NULL), mk(STRATA_DTYPE_F32, 1, db, NULL)};
+    strata_tensor *in[2] = {op_tensor(STRATA_DTYPE_F32, 1, da, NULL), op_tensor(STRATA_DTYPE_F32, 1, db, NULL)};
     strata_tensor *y;
-    EXPECT_STATUS(run("Add", 14, NULL, 0, in, 2, &y, 1), STRATA_INVALID_ARGUMENT);
+    EXPECT_STATUS(op_run("Add", 14, NULL, 0, in, 2, &y, 1), STRATA_INVALID_ARGUMENT);
     EXPECT_STR_CONTAINS(strata_last_error(), "(Add)");
     EXPECT_STR_CONTAINS(strata_last_error(), "broadcast");
     strata_tensor_destroy(in[1]);
-    in[1] = mk(STRATA_DTYPE_I64, 1, da, NULL);
-    EXPECT_STATUS(run("Mul", 14, NULL, 0, in, 2, &y, 1), STRATA_INVALID_MODEL);
+    in[1] = op_tensor(STRATA_DTYPE_I64, 1, da, NULL);
+    EXPECT_STATUS(op_run("Mul", 14, NULL, 0, in, 2, &y, 1), STRATA_INVALID_MODEL);
     strata_tensor_destroy(in[0]);
     strata_tensor_destroy(in[1]);
 }
@@ -145,27 +100,27 @@ TEST(ref_math_reduce_sum_axes_input)
 {
     int64_t d[2] = {2, 3}, da[1] = {1};
     double xs[6] = {1, 2, 3, 4, 5, 6}, ax[1] = {-1};
-    strata_tensor *in[2] = {mk(STRATA_DTYPE_F32, 2, d, xs), mk(STRATA_DTYPE_I64, 1, da, ax)};
+    strata_tensor *in[2] = {op_tensor(STRATA_DTYPE_F32, 2, d, xs), op_tensor(STRATA_DTYPE_I64, 1, da, ax)};
     strata_tensor *y;
-    attr k = int_attr("keepdims", 0);
-    EXPECT_OK(run("ReduceSum", 13, &k, 1, in, 2, &y, 1));
+    attr k = attr_int_of("keepdims", 0);
+    EXPECT_OK(op_run("ReduceSum", 13, &k, 1, in, 2, &y, 1));
     EXPECT_EQ(y->rank, 1);
     EXPECT_EQ(y->dims[0], 2);
     EXPECT_NEAR(tensor_get_f64(y, 0), 6, 0);
     EXPECT_NEAR(tensor_get_f64(y, 1), 15, 0);
     strata_tensor_destroy(y);
-    EXPECT_OK(run("ReduceMax", 18, NULL, 0, in, 2, &y, 1)); /* keepdims default 1 */
+    EXPECT_OK(op_run("ReduceMax", 18, NULL, 0, in, 2, &y, 1)); /* keepdims default 1 */
     EXPECT_EQ(y->rank, 2);
     EXPECT_EQ(y->dims[1], 1);
     EXPECT_NEAR(tensor_get_f64(y, 1), 6, 0);
     strata_tensor_destroy(y);
-    EXPECT_OK(run("ReduceLogSumExp", 18, NULL, 0, in, 1, &y, 1)); /* all axes */
+    EXPECT_OK(op_run("ReduceLogSumExp", 18, NULL, 0, in, 1, &y, 1)); /* all axes */
     double lse = 0;
     for (int i = 1; i <= 6; i++) lse += exp((double)i);
     EXPECT_NEAR(tensor_get_f64(y, 0), log(lse), 1e-5);
     strata_tensor_destroy(y);
     tensor_set_i64(in[1], 0, 5);
-    EXPECT_STATUS(run("ReduceSum", 13, NULL, 0, in, 2, &y, 1), STRATA_INVALID_MODEL);
+    EXPECT_STATUS(op_run("ReduceSum", 13, NULL, 0, in, 2, &y, 1), STRATA_INVALID_MODEL);
     EXPECT_STR_CONTAINS(strata_last_error(), "axis 5 out of range");
     strata_tensor_destroy(in[0]);
     strata_tensor_destroy(in[1]);
@@ -175,13 +130,13 @@ TEST(ref_math_softmax_and_argmax)
 {
     int64_t d[2] = {2, 2};
     double xs[4] = {0, 0, 1, 3};
-    strata_tensor *x = mk(STRATA_DTYPE_F32, 2, d, xs), *y;
-    EXPECT_OK(run("Softmax", 13, NULL, 0, &x, 1, &y, 1));
+    strata_tensor *x = op_tensor(STRATA_DTYPE_F32, 2, d, xs), *y;
+    EXPECT_OK(op_run("Softmax", 13, NULL, 0, &x, 1, &y, 1));
     EXPECT_NEAR(tensor_get_f64(y, 0), 0.5, 1e-7);
     EXPECT_NEAR(tensor_get_f64(y, 3), exp(3.) / (exp(1.) + exp(3.)), 1e-6);
     strata_tensor_destroy(y);
-    attr a = int_attr("axis", 1);
-    EXPECT_OK(run("ArgMax", 13, &a, 1, &x, 1, &y, 1));
+    attr a = attr_int_of("axis", 1);
+    EXPECT_OK(op_run("ArgMax", 13, &a, 1, &x, 1, &y, 1));
     EXPECT_EQ(y->dtype, STRATA_DTYPE_I64);
     EXPECT_EQ(tensor_get_i64(y, 0), 0);
     EXPECT_EQ(tensor_get_i64(y, 1), 1);
@@ -193,19 +148,19 @@ TEST(ref_math_cast_string_round_trip)
 {
     int64_t d[1] = {3};
     double xs[3] = {0.1, 3, -1e-5};
-    strata_tensor *x = mk(STRATA_DTYPE_F32, 1, d, xs), *s, *y;
-    attr to = int_attr("to", STRATA_DTYPE_STRING);
-    EXPECT_OK(run("Cast", 19, &to, 1, &x, 1, &s, 1));
+    strata_tensor *x = op_tensor(STRATA_DTYPE_F32, 1, d, xs), *s, *y;
+    attr to = attr_int_of("to", STRATA_DTYPE_STRING);
+    EXPECT_OK(op_run("Cast", 19, &to, 1, &x, 1, &s, 1));
     EXPECT_STR_CONTAINS(((char **)s->data)[0], "0.1");
     EXPECT_EQ(strcmp(((char **)s->data)[1], "3.0"), 0);
     EXPECT_EQ(strcmp(((char **)s->data)[2], "-1e-05"), 0);
-    attr back = int_attr("to", STRATA_DTYPE_F32);
-    EXPECT_OK(run("Cast", 19, &back, 1, &s, 1, &y, 1));
+    attr back = attr_int_of("to", STRATA_DTYPE_F32);
+    EXPECT_OK(op_run("Cast", 19, &back, 1, &s, 1, &y, 1));
     EXPECT_NEAR(tensor_get_f64(y, 0), (float)0.1, 0);
     EXPECT_NEAR(tensor_get_f64(y, 2), (float)-1e-5, 0);
     strata_tensor_destroy(y);
     ((char **)s->data)[1][0] = 'x';
-    EXPECT_STATUS(run("Cast", 19, &back, 1, &s, 1, &y, 1), STRATA_INVALID_ARGUMENT);
+    EXPECT_STATUS(op_run("Cast", 19, &back, 1, &s, 1, &y, 1), STRATA_INVALID_ARGUMENT);
     EXPECT_STR_CONTAINS(strata_last_error(), "not a number");
     strata_tensor_destroy(s);
     strata_tensor_destroy(x);
@@ -216,16 +171,16 @@ TEST(ref_math_where_and_det)
     int64_t d[1] = {2}, dm[2] = {2, 2};
     double cs[2] = {1, 0}, xs[2] = {1, 2}, zs[1] = {9}, ms[4] = {1, 2, 3, 4};
     int64_t d1[1] = {1};
-    strata_tensor *in[3] = {mk(STRATA_DTYPE_BOOL, 1, d, cs), mk(STRATA_DTYPE_F32, 1, d, xs),
-                            mk(STRATA_DTYPE_F32, 1, d1, zs)};
+    strata_tensor *in[3] = {op_tensor(STRATA_DTYPE_BOOL, 1, d, cs), op_tensor(STRATA_DTYPE_F32, 1, d, xs),
+                            op_tensor(STRATA_DTYPE_F32, 1, d1, zs)};
     strata_tensor *y;
-    EXPECT_OK(run("Where", 16, NULL, 0, in, 3, &y, 1));
+    EXPECT_OK(op_run("Where", 16, NULL, 0, in, 3, &y, 1));
     EXPECT_NEAR(tensor_get_f64(y, 0), 1, 0);
     EXPECT_NEAR(tensor_get_f64(y, 1), 9, 0);
     strata_tensor_destroy(y);
     for (int i = 0; i < 3; i++) strata_tensor_destroy(in[i]);
-    strata_tensor *m = mk(STRATA_DTYPE_F64, 2, dm, ms);
-    EXPECT_OK(run("Det", 22, NULL, 0, &m, 1, &y, 1));
+    strata_tensor *m = op_tensor(STRATA_DTYPE_F64, 2, dm, ms);
+    EXPECT_OK(op_run("Det", 22, NULL, 0, &m, 1, &y, 1));
     EXPECT_EQ(y->rank, 0);
     EXPECT_NEAR(tensor_get_f64(y, 0), -2, 1e-12);
     strata_tensor_destroy(y);
@@ -236,17 +191,17 @@ TEST(ref_math_clip_cumsum_legacy_broadcast)
 {
     int64_t d[1] = {4}, d0[1] = {1};
     double xs[4] = {-5, 1, 2, 9}, lo[1] = {0}, hi[1] = {3};
-    strata_tensor *in[3] = {mk(STRATA_DTYPE_I32, 1, d, xs), mk(STRATA_DTYPE_I32, 0, d0, lo),
-                            mk(STRATA_DTYPE_I32, 0, d0, hi)};
+    strata_tensor *in[3] = {op_tensor(STRATA_DTYPE_I32, 1, d, xs), op_tensor(STRATA_DTYPE_I32, 0, d0, lo),
+                            op_tensor(STRATA_DTYPE_I32, 0, d0, hi)};
     strata_tensor *y;
-    EXPECT_OK(run("Clip", 13, NULL, 0, in, 3, &y, 1));
+    EXPECT_OK(op_run("Clip", 13, NULL, 0, in, 3, &y, 1));
     EXPECT_EQ(tensor_get_i64(y, 0), 0);
     EXPECT_EQ(tensor_get_i64(y, 3), 3);
     strata_tensor_destroy(y);
     /* CumSum, exclusive and reversed: [1+2+9, 2+9, 9, 0] of [-5,1,2,9] */
-    strata_tensor *cs[2] = {in[0], mk(STRATA_DTYPE_I64, 0, d0, lo)};
-    attr at[2] = {int_attr("exclusive", 1), int_attr("reverse", 1)};
-    EXPECT_OK(run("CumSum", 14, at, 2, cs, 2, &y, 1));
+    strata_tensor *cs[2] = {in[0], op_tensor(STRATA_DTYPE_I64, 0, d0, lo)};
+    attr at[2] = {attr_int_of("exclusive", 1), attr_int_of("reverse", 1)};
+    EXPECT_OK(op_run("CumSum", 14, at, 2, cs, 2, &y, 1));
     EXPECT_EQ(tensor_get_i64(y, 0), 12);
     EXPECT_EQ(tensor_get_i64(y, 3), 0);
     strata_tensor_destroy(y);
@@ -255,13 +210,13 @@ TEST(ref_math_clip_cumsum_legacy_broadcast)
     /* opset 6 Add: B [3] aligned to A [3,2] at axis 0 */
     int64_t da[2] = {3, 2}, db[1] = {3};
     double as[6] = {0, 0, 0, 0, 0, 0}, bs[3] = {1, 2, 3};
-    strata_tensor *ab[2] = {mk(STRATA_DTYPE_F32, 2, da, as), mk(STRATA_DTYPE_F32, 1, db, bs)};
-    attr lb[2] = {int_attr("broadcast", 1), int_attr("axis", 0)};
-    EXPECT_OK(run("Add", 6, lb, 2, ab, 2, &y, 1));
+    strata_tensor *ab[2] = {op_tensor(STRATA_DTYPE_F32, 2, da, as), op_tensor(STRATA_DTYPE_F32, 1, db, bs)};
+    attr lb[2] = {attr_int_of("broadcast", 1), attr_int_of("axis", 0)};
+    EXPECT_OK(op_run("Add", 6, lb, 2, ab, 2, &y, 1));
     EXPECT_NEAR(tensor_get_f64(y, 1), 1, 0);
     EXPECT_NEAR(tensor_get_f64(y, 4), 3, 0);
     strata_tensor_destroy(y);
-    EXPECT_STATUS(run("Add", 14, NULL, 0, ab, 2, &y, 1), STRATA_INVALID_ARGUMENT);
+    EXPECT_STATUS(op_run("Add", 14, NULL, 0, ab, 2, &y, 1), STRATA_INVALID_ARGUMENT);
     strata_tensor_destroy(ab[0]);
     strata_tensor_destroy(ab[1]);
 }
