@@ -8,13 +8,14 @@ WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
 ifeq ($(WERROR),1)
 WARN    += -Werror
 endif
-CFLAGS  += -std=c11 $(OPT) -g -fPIC -fvisibility=hidden -D_DEFAULT_SOURCE $(WARN) -Iinclude -Isrc -Itests
-LDLIBS  += -lcjson -lmicrohttpd -lm -lpthread
+CFLAGS  += -std=c11 $(OPT) -g -fPIC -fvisibility=hidden -D_DEFAULT_SOURCE $(WARN) -Iinclude -Isrc -Itests \
+           -I$(BUILD)/gen
+LDLIBS  += -lcjson -lmicrohttpd -lgrpc -lgpr -lprotobuf-c -lm -lpthread
 
 SRC     := $(sort $(wildcard src/core/*.c src/kernels/*.c src/kernels/ref/*.c src/kernels/x86/*.c \
                              src/ir/*.c src/serialize/*.c src/optimize/*.c src/compile/*.c \
                              src/runtime/*.c src/server/*.c))
-OBJ     := $(SRC:%.c=$(BUILD)/%.o)
+OBJ     := $(SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/grpc_service.pb-c.o
 TOOLSRC := $(sort $(wildcard tools/*.c))
 TESTSRC := $(sort $(wildcard tests/*.c tests/unit/*.c tests/kernels/*.c))
 DEPS    := $(OBJ:.o=.d) $(TOOLSRC:%.c=$(BUILD)/%.d) $(TESTSRC:%.c=$(BUILD)/%.d)
@@ -24,6 +25,14 @@ all: $(BUILD)/strata $(BUILD)/strata-test
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(call isa_flags,$<) -MMD -MP -c $< -o $@
+
+# gRPC messages: C code generated from proto/ by protoc-c (not committed).
+$(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto
+	@mkdir -p $(dir $@)
+	protoc-c --proto_path=proto --c_out=$(BUILD)/gen $<
+$(BUILD)/gen/%.pb-c.o: $(BUILD)/gen/%.pb-c.c
+	$(CC) $(CFLAGS) -c $< -o $@
+$(BUILD)/src/server/kserve_grpc.o: $(BUILD)/gen/grpc_service.pb-c.h
 
 # The content hash runs over whole plan files at open: -O3 lets the compiler vectorise it.
 $(BUILD)/src/core/hash.o: OPT := -O3

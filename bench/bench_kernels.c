@@ -1,6 +1,7 @@
 /* bench/bench_kernels.c — kernel benchmark: this machine's measured FMA peak (a tight loop of
  * independent FMAs, 1 and 2 threads) and f32 GEMM GFLOP/s per ISA, thread count and shape
- * (squares, ResNet-50 convolutions as GEMM, BERT-base projections), median of several runs,
+ * (squares, ResNet-50 / MobileNetV2 convolutions as GEMM, BERT-base projections), unpacked, with
+ * B prepacked and with A prepacked (the convolution path), median of several runs,
  * beside oneDNN's dnnl_sgemm and OpenBLAS's cblas_sgemm when those libraries can be dlopen'ed.
  *
  * Build (after `make BUILD=build`; add -ldl on a libc older than glibc 2.34):
@@ -167,17 +168,22 @@ static const shape shapes[] = {
     {"r50 conv3 3x3", 128, 784, 1152},
     {"r50 conv4 3x3", 256, 196, 2304},
     {"r50 conv5 3x3", 512, 49, 4608},
+    {"r50 conv5 1x1 out", 2048, 49, 512},
+    {"r50 conv4 1x1 out", 1024, 196, 256},
+    {"mb2 expand 56", 144, 3136, 24},
+    {"mb2 project 14", 96, 196, 576},
     {"bert qkv/out", 128, 768, 768},
     {"bert ffn up", 128, 3072, 768},
     {"bert ffn down", 128, 768, 3072},
 };
 
-typedef enum impl { IMPL_STRATA, IMPL_STRATA_PACKED, IMPL_DNNL, IMPL_OPENBLAS } impl;
+typedef enum impl { IMPL_STRATA, IMPL_STRATA_PACKED, IMPL_STRATA_PACKED_A, IMPL_DNNL, IMPL_OPENBLAS } impl;
 
 typedef struct bench_ctx {
     const shape *s;
     float *A, *B, *C;
     void *packed;          /* B packed for the ISA being measured */
+    void *packed_a;        /* A packed likewise */
     void *ws;              /* workspace big enough for 2 threads */
     size_t ws_bytes;
     thread_pool *pool;     /* NULL for one thread */
@@ -194,6 +200,7 @@ static int call_once(bench_ctx *c, impl which)
     switch (which) {
     case IMPL_STRATA: return gemm_f32(&g, c->pool) == STRATA_OK;
     case IMPL_STRATA_PACKED: return gemm_f32_with_packed_b(&g, c->packed, c->pool) == STRATA_OK;
+    case IMPL_STRATA_PACKED_A: return gemm_f32_with_packed_a(&g, c->packed_a, c->pool) == STRATA_OK;
     case IMPL_DNNL:
         return c->peer->dnnl('N', 'N', s->M, s->N, s->K, 1.0f, c->A, s->K, c->B, s->N, 0.0f, c->C,
                              s->N) == 0;
@@ -269,8 +276,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", strata_last_error());
         return 1;
     }
-    printf("\n%-18s %5s %5s %5s  %-6s %3s  %8s %6s  %8s %6s  %8s %8s\n", "shape", "M", "N", "K",
-           "isa", "thr", "GFLOP/s", "%peak", "packedB", "%peak", "oneDNN", "OpenBLAS");
+    printf("\n%-18s %5s %5s %5s  %-6s %3s  %8s %6s  %8s %6s  %8s %6s  %8s %8s\n", "shape", "M", "N",
+           "K", "isa", "thr", "GFLOP/s", "%peak", "packedB", "%peak", "packedA", "%peak", "oneDNN",
+           "OpenBLAS");
     const gemm_isa isas[] = {GEMM_ISA_SCALAR, GEMM_ISA_AVX2, GEMM_ISA_AVX512};
     for (size_t si = 0; si < ARRAY_LEN(shapes); si++) {
         const shape *s = &shapes[si];
@@ -297,14 +305,17 @@ int main(int argc, char **argv)
             c.ws_bytes = gemm_f32_workspace_size(&g, false, 2);
             c.ws = mem_alloc_aligned(c.ws_bytes);
             c.packed = mem_alloc_aligned(gemm_f32_packed_b_size(s->K, s->N, isa));
-            if (!c.ws || !c.packed) return 1;
+            c.packed_a = mem_alloc_aligned(gemm_f32_packed_a_size(s->M, s->K, isa));
+            if (!c.ws || !c.packed || !c.packed_a) return 1;
             gemm_f32_pack_b(s->K, s->N, c.B, s->N, false, isa, c.packed);
+            gemm_f32_pack_a(s->M, s->K, c.A, s->K, false, isa, c.packed_a);
             for (int nt = 1; nt <= 2; nt++) {
                 if (only_threads && only_threads != nt && only_threads != 12) continue;
                 c.pool = nt == 2 ? pool2 : NULL;
                 double peak = nt == 2 ? peak2 : peak1;
                 double g1 = time_gflops(&c, IMPL_STRATA, reps);
                 double g2 = time_gflops(&c, IMPL_STRATA_PACKED, reps);
+                double g3 = time_gflops(&c, IMPL_STRATA_PACKED_A, reps);
                 char dn[16] = "-", ob[16] = "-";
                 if (isa == GEMM_ISA_AVX512 || (isa == GEMM_ISA_AVX2 && !(f & CPU_AVX512))) {
                     if (peer.dnnl) {
@@ -316,14 +327,16 @@ int main(int argc, char **argv)
                         snprintf(ob, sizeof ob, "%.1f", time_gflops(&c, IMPL_OPENBLAS, reps));
                     }
                 }
-                printf("%-18s %5lld %5lld %5lld  %-6s %3d  %8.1f %5.1f%%  %8.1f %5.1f%%  %8s %8s\n",
+                printf("%-18s %5lld %5lld %5lld  %-6s %3d  %8.1f %5.1f%%  %8.1f %5.1f%%  %8.1f %5.1f%%"
+                       "  %8s %8s\n",
                        s->name, (long long)s->M, (long long)s->N, (long long)s->K,
                        gemm_isa_name(isa), nt, g1, peak > 0 ? 100 * g1 / peak : 0, g2,
-                       peak > 0 ? 100 * g2 / peak : 0, dn, ob);
+                       peak > 0 ? 100 * g2 / peak : 0, g3, peak > 0 ? 100 * g3 / peak : 0, dn, ob);
                 fflush(stdout);
             }
             mem_free_aligned(c.ws);
             mem_free_aligned(c.packed);
+            mem_free_aligned(c.packed_a);
         }
         mem_free_aligned(c.A);
         mem_free_aligned(c.B);

@@ -59,6 +59,15 @@ else
     failed=$((failed + 1))
 fi
 
+# the same server over gRPC with a real grpcio client
+if /usr/bin/python3 tests/integration/test_grpc.py "$BUILD" > "$BUILD/grpc.log" 2>&1; then
+    tail -1 "$BUILD/grpc.log" | sed 's/^/grpc: /'
+    passed=$((passed + 1))
+else
+    echo "FAIL gRPC integration test:"; grep -E 'FAIL|Error|error' "$BUILD/grpc.log" | head -20; tail -3 "$BUILD/grpc.log"
+    failed=$((failed + 1))
+fi
+
 if bash tools/check_layers.sh; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 
 echo "total: $passed passed, $failed failed"

@@ -14,6 +14,7 @@ int cmd_compile(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_profile(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_perf(int argc, char **argv);
 
 /* An open model or plan with one session (cli_session.c). */
 typedef struct cli_session {

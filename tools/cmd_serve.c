@@ -1,7 +1,7 @@
-/* tools/cmd_serve.c — `strata serve --model-repository DIR [--http-port 8000] [--metrics-port 8002]
- * [--model-control-mode none] [--plan-cache DIR] [--host ADDR]`: serves the repository over
- * KServe v2 HTTP until SIGTERM/SIGINT, then stops accepting, drains in-flight requests (at most
- * 30 s) and exits 0. */
+/* tools/cmd_serve.c — `strata serve --model-repository DIR [--http-port 8000] [--grpc-port 8001]
+ * [--metrics-port 8002] [--model-control-mode none|poll|explicit] [--repository-poll-secs S] [--load-model NAME]...`:
+ * serves the repository over KServe v2 HTTP and gRPC until SIGTERM/SIGINT, then stops accepting, drains
+ * in-flight requests (at most 30 s) and exits 0. */
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -12,8 +12,10 @@
 #include "server/server.h"
 
 static const char usage_text[] =
-    "usage: strata serve --model-repository DIR [--http-port 8000] [--metrics-port 8002]\n"
-    "                    [--model-control-mode none] [--plan-cache DIR] [--host 127.0.0.1]\n"
+    "usage: strata serve --model-repository DIR [--http-port 8000] [--grpc-port 8001 (0: off)]\n"
+    "                    [--metrics-port 8002]\n"
+    "                    [--model-control-mode none|poll|explicit] [--repository-poll-secs 15]\n"
+    "                    [--load-model NAME]... [--plan-cache DIR] [--host 127.0.0.1]\n"
     "                    [--drain-timeout 30]\n";
 
 static bool parse_port(const char *s, int *out)
@@ -27,7 +29,9 @@ static bool parse_port(const char *s, int *out)
 
 int cmd_serve(int argc, char **argv)
 {
-    server_options o = {.http_port = 8000, .metrics_port = 8002, .control_mode = "none", .drain_timeout_s = 30};
+    char load_models[4096] = "", mode[4200];
+    int poll_secs = 15;
+    server_options o = {.http_port = 8000, .grpc_port = 8001, .metrics_port = 8002, .control_mode = "none", .drain_timeout_s = 30};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -42,9 +46,16 @@ int cmd_serve(int argc, char **argv)
         if (strcmp(a, "--model-repository") == 0) o.repository = v;
         else if (strcmp(a, "--plan-cache") == 0) o.plan_cache = v;
         else if (strcmp(a, "--model-control-mode") == 0) o.control_mode = v;
+        else if (strcmp(a, "--repository-poll-secs") == 0 && parse_port(v, &poll_secs) && poll_secs > 0) continue;
+        else if (strcmp(a, "--load-model") == 0 && strlen(v) < 128 && !strchr(v, ',') &&
+                 strlen(load_models) + strlen(v) + 2 < sizeof load_models) {
+            if (load_models[0]) strcat(load_models, ",");
+            strcat(load_models, v);
+        }
         else if (strcmp(a, "--host") == 0) o.host = v;
         else if (strcmp(a, "--http-port") == 0 && parse_port(v, &o.http_port)) continue;
         else if (strcmp(a, "--metrics-port") == 0 && parse_port(v, &o.metrics_port)) continue;
+        else if (strcmp(a, "--grpc-port") == 0 && parse_port(v, &o.grpc_port)) continue;
         else if (strcmp(a, "--drain-timeout") == 0 && parse_port(v, &o.drain_timeout_s)) continue;
         else {
             fprintf(stderr, "strata serve: bad argument '%s %s'\n%s", a, v, usage_text);
@@ -53,6 +64,17 @@ int cmd_serve(int argc, char **argv)
     }
     if (!o.repository) {
         fputs(usage_text, stderr);
+        return 2;
+    }
+    /* the repository takes the mode's arguments as "poll:SECS" / "explicit:NAME,NAME" */
+    if (strcmp(o.control_mode, "poll") == 0) {
+        snprintf(mode, sizeof mode, "poll:%d", poll_secs);
+        o.control_mode = mode;
+    } else if (strcmp(o.control_mode, "explicit") == 0 && load_models[0]) {
+        snprintf(mode, sizeof mode, "explicit:%s", load_models);
+        o.control_mode = mode;
+    } else if (strcmp(o.control_mode, "none") != 0 && strcmp(o.control_mode, "explicit") != 0) {
+        fprintf(stderr, "strata serve: --model-control-mode is none, poll or explicit, not '%s'\n%s", o.control_mode, usage_text);
         return 2;
     }
     /* every thread inherits this mask; the main thread takes the signals with sigwait */
@@ -65,8 +87,8 @@ int cmd_serve(int argc, char **argv)
     server *s = NULL;
     strata_status st = server_create(&o, &s);
     if (st != STRATA_OK) return cli_fail("serve", st);
-    printf("strata serve: KServe v2 HTTP on port %d, metrics on port %d, %s\n", server_http_port(s),
-           server_metrics_port(s), server_ready(s) ? "ready" : "NOT ready (see POST /v2/repository/index)");
+    printf("strata serve: KServe v2 HTTP on port %d, gRPC on port %d, metrics on port %d, %s\n", server_http_port(s),
+           server_grpc_port(s), server_metrics_port(s), server_ready(s) ? "ready" : "NOT ready (see POST /v2/repository/index)");
     fflush(stdout);
     int sig = 0;
     sigwait(&set, &sig);

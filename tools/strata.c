@@ -15,6 +15,7 @@ static const struct {
     {"profile", cmd_profile, "profile MODEL|PLAN [--batch B] [--iters N] [--trace FILE]   where the time goes"},
     {"compile", cmd_compile, "compile MODEL -o OUT.onnx [--shape N=DxD|--profile N=MIN:OPT:MAX] [--dump DIR] [-v]"},
     {"serve", cmd_serve, "serve --model-repository DIR [--http-port 8000] [--metrics-port 8002] [--plan-cache DIR]   KServe v2 server"},
+    {"perf", cmd_perf, "perf --url http://HOST:PORT --model NAME [--concurrency 1,4,16,64] [--duration S] [--batch B]   load generator"},
     {"conformance", cmd_conformance, "conformance DIR... [--compiled] [--filter S] [--min N] [-v]   ONNX backend tests"},
 };
 

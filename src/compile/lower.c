@@ -203,6 +203,16 @@ done:
     return st;
 }
 
+/* Number of nodes (and graph outputs) that read value id. */
+static int readers(const ir_graph *g, int id)
+{
+    int count = ir_graph_is_output(g, id) ? 1 : 0;
+    for (size_t i = 0; i < g->n_nodes; i++)
+        for (size_t k = 0; k < g->nodes[i].n_inputs; k++)
+            if (g->nodes[i].inputs[k] == id) count++;
+    return count;
+}
+
 /* Packs constant weights for the kernels that want them (fast_kernel.pack): a uint8
  * initializer appended to the node's inputs, named by its "packed_input" attribute; ONNX
  * Gemm/MatMul/Conv become their com.strata Fused* form, whose extra inputs the reference op
@@ -261,6 +271,12 @@ static strata_status prepack(ir_model *m, ir_graph *g, const plan_program *p)
         if (st == STRATA_OK) st = ir_node_add_input(n, pid);
         if (st == STRATA_OK) st = ir_node_set_int(n, "packed_input", (int64_t)n->n_inputs - 1);
         if (st != STRATA_OK) return st;
+        /* the packed form replaces the weights: drop their values when nothing else reads them */
+        int wid = n->inputs[FAST_PACKED_REPLACES_INPUT];
+        if (wid >= 0 && value_const(g, wid) && !ir_graph_is_output(g, wid) && readers(g, wid) == 1) {
+            strata_tensor *w = g->values[wid].init;
+            tensor_release_data(w); /* dims and dtype stay: the plan keeps the shape only */
+        }
     }
     return STRATA_OK;
 }

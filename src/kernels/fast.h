@@ -39,6 +39,11 @@ typedef struct fast_kernel {
                           void *packed);
 } fast_kernel;
 
+/* The input whose values a packed form replaces (the weights of Conv, Gemm, MatMul): when the
+ * node is its only reader, the compiler drops those values from the plan and keeps the dims, so
+ * a kernel with packed weights must read only the dims of this input. */
+#define FAST_PACKED_REPLACES_INPUT 1
+
 /* The packed weights the compiler attached to node n (see fast_kernel.pack), or NULL. */
 const void *fast_packed_input(const op_node *n, const strata_tensor *const *in);
 

@@ -32,5 +32,7 @@ extern const fast_kernel fast_matmul_kernels[];
 extern const size_t fast_matmul_count;
 extern const fast_kernel fast_pool_kernels[];
 extern const size_t fast_pool_count;
+extern const fast_kernel fast_transformer_kernels[];
+extern const size_t fast_transformer_count;
 
 #endif

@@ -1,11 +1,13 @@
 /* kernels/fast_pool.c — f32 pooling tactics over NCHW, threaded over channels: MaxPool (2-D,
  * no Indices output), AveragePool (2-D, count_include_pad), GlobalAveragePool, GlobalMaxPool.
- * Plain C loops that the compiler vectorises; the window bounds are clipped once per row. */
+ * Plain C loops that the compiler vectorises; the window bounds are clipped once per row; MaxPool
+ * takes column maxima of whole rows, then window maxima along the row. */
 #include <math.h>
 #include <string.h>
 
 #include "fast_internal.h"
 #include "ref/ref_nn.h"
+#include "x86/cnn_x86.h"
 
 static bool onnx_op(const op_node *n, const char *name)
 {
@@ -34,7 +36,67 @@ typedef struct pool_job {
     int64_t H, W, Ho, Wo;
     nn_window win;
     bool is_max, include_pad;
+    float *tmp;        /* max rows: per thread, tmp_stride floats each (NULL: general loop) */
+    int64_t tmp_stride;
+    bool avx512;       /* use the AVX-512 row pieces */
 } pool_job;
+
+/* max without NaN (the caller checked): branch-free (maxss / maxps). */
+static inline float max_nan(float a, float b)
+{
+    return b > a ? b : a;
+}
+
+/* True when the plane holds a NaN (then the general loop, whose NaN wins, runs). */
+static bool has_nan(const float *x, int64_t n)
+{
+    int any = 0;
+    for (int64_t i = 0; i < n; i++) any |= x[i] != x[i];
+    return any != 0;
+}
+
+/* MaxPool without dilation or NaN: per output row, the column maxima of its (clipped) window rows
+ * into a row padded with -inf (16-wide fixed-count loops the compiler vectorises), then the
+ * window maxima along the row. tmp holds W + pads + 16 floats. */
+static void max_channel_rows(const pool_job *j, const float *x, float *y, float *tmp)
+{
+    const nn_window *w = &j->win;
+    const int64_t W = j->W, pb = w->pb[1], kw = w->k[1], sw = w->s[1];
+    const int64_t padded = (j->Wo - 1) * sw + kw; /* columns the windows touch, from -pb */
+    for (int64_t oh = 0; oh < j->Ho; oh++) {
+        int64_t h0 = oh * w->s[0] - w->pb[0], h1 = h0 + w->k[0];
+        if (h0 < 0) h0 = 0;
+        if (h1 > j->H) h1 = j->H;
+        for (int64_t c = 0; c < padded; c++) tmp[c] = -INFINITY;
+        float *row = tmp + pb; /* row[c] for input column c */
+        int64_t cw = W < padded - pb ? W : padded - pb; /* input columns any window reads */
+        if (h0 < h1) memcpy(row, x + h0 * W, (size_t)cw * sizeof *row);
+        for (int64_t ih = h0 + 1; ih < h1; ih++) {
+            const float *xr = x + ih * W;
+#if defined(__x86_64__)
+            if (j->avx512) {
+                pool_f32_max_row__avx512(row, xr, cw);
+                continue;
+            }
+#endif
+            int64_t c = 0;
+            for (; c + 16 <= cw; c += 16)
+                for (int t = 0; t < 16; t++) row[c + t] = max_nan(row[c + t], xr[c + t]);
+            for (; c < cw; c++) row[c] = max_nan(row[c], xr[c]);
+        }
+        float *yr = y + oh * j->Wo;
+        if (h0 >= h1) { /* a window entirely in the padding: -inf, as the reference */
+            for (int64_t ow = 0; ow < j->Wo; ow++) yr[ow] = -INFINITY;
+            continue;
+        }
+        for (int64_t ow = 0; ow < j->Wo; ow++) {
+            const float *p = tmp + ow * sw;
+            float m = p[0];
+            for (int64_t k = 1; k < kw; k++) m = max_nan(m, p[k]);
+            yr[ow] = m;
+        }
+    }
+}
 
 static void pool_channel(void *arg, int64_t t, int thread_index)
 {
@@ -43,6 +105,15 @@ static void pool_channel(void *arg, int64_t t, int thread_index)
     const nn_window *w = &j->win;
     const float *x = j->x + t * j->H * j->W;
     float *y = j->y + t * j->Ho * j->Wo;
+#if defined(__x86_64__)
+    bool nan = j->avx512 ? pool_f32_has_nan__avx512(x, j->H * j->W) : has_nan(x, j->H * j->W);
+#else
+    bool nan = has_nan(x, j->H * j->W);
+#endif
+    if (j->tmp && !nan) {
+        max_channel_rows(j, x, y, j->tmp + thread_index * j->tmp_stride);
+        return;
+    }
     for (int64_t oh = 0; oh < j->Ho; oh++)
         for (int64_t ow = 0; ow < j->Wo; ow++) {
             int64_t h0 = oh * w->s[0] - w->pb[0], w0 = ow * w->s[1] - w->pb[1];
@@ -56,7 +127,7 @@ static void pool_channel(void *arg, int64_t t, int thread_index)
                     int64_t iw = w0 + k * w->d[1];
                     if (iw < 0 || iw >= j->W) continue;
                     float v = xr[iw];
-                    if (j->is_max) acc = v > acc || isnan(v) ? v : acc;
+                    if (j->is_max) acc = v > acc || count == 0 ? v : acc; /* the reference: a NaN first in its window stays */
                     else acc += v;
                     count++;
                 }
@@ -98,7 +169,14 @@ static strata_status run_pool(const fast_kernel *k, const op_node *n, const stra
     j.H = x->dims[2], j.W = x->dims[3], j.Ho = y->dims[2], j.Wo = y->dims[3];
     if (j.Ho != j.win.out[0] || j.Wo != j.win.out[1])
         return op_error(n, STRATA_INTERNAL, "pool geometry does not match the inferred output");
+    j.avx512 = (cpu_features() & CPU_AVX512) != 0;
+    if (j.is_max && j.win.d[0] == 1 && j.win.d[1] == 1 && j.Ho > 0 && j.Wo > 0) {
+        j.tmp_stride = ((j.Wo - 1) * j.win.s[1] + j.win.k[1] + j.W + 16 + 15) / 16 * 16;
+        j.tmp = mem_alloc((size_t)(j.tmp_stride * thread_pool_size(ctx->pool)) * sizeof *j.tmp);
+        if (!j.tmp) return nn_util_oom(n);
+    }
     thread_pool_parallel_for(ctx->pool, x->dims[0] * x->dims[1], pool_channel, &j);
+    mem_free(j.tmp);
     return STRATA_OK;
 }
 

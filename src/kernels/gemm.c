@@ -29,7 +29,7 @@ static const isa_info isa_table[] = {
     {GEMM_ISA_SCALAR, "scalar", gemm_f32_4x16__scalar, 4, 16, 256, 64, 1024, 256},
 #if defined(__x86_64__) || defined(__i386__)
     {GEMM_ISA_AVX2, "avx2", gemm_f32_6x16__avx2, 6, 16, 256, 144, 512, 512},
-    {GEMM_ISA_AVX512, "avx512", gemm_f32_14x32__avx512, 14, 32, 256, 168, 256, 512},
+    {GEMM_ISA_AVX512, "avx512", gemm_f32_14x32__avx512, 14, 32, 256, 168, 256, 1024},
 #endif
 };
 
@@ -175,15 +175,26 @@ static void pack_a(const gemm_args *g, int mr, int64_t i0, int64_t mc, int64_t k
 static void pack_b(const float *B, int64_t ldb, bool trans_b, int nr, int64_t k0, int64_t kc,
                    int64_t j0, int64_t nc, float *dst)
 {
+    if (!trans_b) {
+        /* Row by row: each row of B read once, front to back (prefetch-friendly), its nr-wide
+         * pieces written to the panels (which stay in L2). */
+        int64_t panels = (nc + nr - 1) / nr;
+        for (int64_t k = 0; k < kc; k++) {
+            const float *src = B + (k0 + k) * ldb + j0;
+            float *d = dst + k * nr;
+            for (int64_t q = 0; q < panels; q++) {
+                int64_t jp = q * nr;
+                int cols = nc - jp < nr ? (int)(nc - jp) : nr;
+                float *dq = d + q * kc * nr;
+                memcpy(dq, src + jp, (size_t)cols * sizeof(float));
+                for (int j = cols; j < nr; j++) dq[j] = 0.0f;
+            }
+        }
+        return;
+    }
     for (int64_t jp = 0; jp < nc; jp += nr) {
         int cols = nc - jp < nr ? (int)(nc - jp) : nr;
-        if (!trans_b) {
-            for (int64_t k = 0; k < kc; k++) {
-                float *d = dst + k * nr;
-                memcpy(d, B + (k0 + k) * ldb + j0 + jp, (size_t)cols * sizeof(float));
-                for (int j = cols; j < nr; j++) d[j] = 0.0f;
-            }
-        } else {
+        {
             if (cols < nr)
                 for (int64_t k = 0; k < kc; k++)
                     for (int j = cols; j < nr; j++) dst[k * nr + j] = 0.0f;
@@ -323,11 +334,13 @@ static void run_rect_pa(const driver *dr, float *ws, int64_t m0, int64_t m1, int
             }
             t.beta = pc == 0 ? g->beta : 1.0f;
             t.last = pc + kc >= K;
+            for (int64_t jb = jc; jb < jc + jn; jb += d->nc)
             for (int64_t i = m0; i < m1; i += mr) {
                 int m = m1 - i < mr ? (int)(m1 - i) : mr;
                 const float *ap = dr->packed_a + (i / mr * K + pc) * mr;
-                for (int64_t j = jc; j < jc + jn; j += nr) {
-                    int n = jc + jn - j < nr ? (int)(jc + jn - j) : nr;
+                int64_t jb_end = jc + jn - jb < d->nc ? jc + jn : jb + d->nc;
+                for (int64_t j = jb; j < jb_end; j += nr) {
+                    int n = jb_end - j < nr ? (int)(jb_end - j) : nr;
                     t.bias = g->epi.bias_kind == GEMM_BIAS_COL   ? g->epi.bias + j
                              : g->epi.bias_kind == GEMM_BIAS_ROW ? g->epi.bias + i
                                                                  : NULL;

@@ -475,7 +475,19 @@ static strata_status read_tensor(reader *rd, protobuf_reader msg, strata_tensor 
         goto done;
     }
 
-    if (external && rd->region && ext_loc && strcmp(ext_loc, ONNX_PLAN_LOCATION) == 0) {
+    if (external && rd->region && ext_loc && strcmp(ext_loc, ONNX_SHAPE_ONLY_LOCATION) == 0) {
+        /* a plan initializer whose values were replaced by a packed form: dims only */
+        t = mem_calloc(1, sizeof *t);
+        if (!t) {
+            st = error_set(STRATA_OUT_OF_MEMORY, "out of memory");
+            goto done;
+        }
+        if ((st = tensor_set_shape(t, dt, rank, dims)) != STRATA_OK) {
+            mem_free(t);
+            t = NULL;
+            goto done;
+        }
+    } else if (external && rd->region && ext_loc && strcmp(ext_loc, ONNX_PLAN_LOCATION) == 0) {
         uint64_t eoff = 0, elen = need;
         if (!ext_off || !parse_u64(ext_off, &eoff) || (ext_len && !parse_u64(ext_len, &elen)) ||
             elen != need || dt == STRATA_DTYPE_STRING) {

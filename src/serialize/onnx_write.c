@@ -59,6 +59,12 @@ static void write_tensor_to(protobuf_writer *w, uint32_t field, const strata_ten
         int64_t n = shape_numel(t->rank, t->dims);
         char *const *s = t->data;
         for (int64_t i = 0; i < n; i++) protobuf_put_string(w, 6, s && s[i] ? s[i] : "");
+    } else if (sink && !t->data && t->n_bytes > 0) { /* values dropped: a packed form replaces them */
+        size_t em = protobuf_begin(w, 13);
+        protobuf_put_string(w, 1, "location");
+        protobuf_put_string(w, 2, ONNX_SHAPE_ONLY_LOCATION);
+        protobuf_end(w, em);
+        protobuf_put_varint(w, 14, 1); /* data_location = EXTERNAL */
     } else if (sink && t->n_bytes > 0) {
         uint64_t off = 0;
         strata_status st = sink->place(sink->ctx, t, &off);

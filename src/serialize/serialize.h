@@ -30,6 +30,9 @@ strata_status onnx_write_model(const ir_model *m, const char *path);
 strata_status onnx_write_model_bytes(const ir_model *m, uint8_t **out, size_t *n_out);
 /* The external-data location that means "the weights section of the plan this graph is in". */
 #define ONNX_PLAN_LOCATION "@strata-plan-weights"
+/* The location of an initializer whose values a plan does not keep (its kernel reads a packed
+ * form instead): the reader makes a tensor with dims and dtype and no data. Plans only. */
+#define ONNX_SHAPE_ONLY_LOCATION "@strata-shape-only"
 /* Writes m with every main-graph initializer as external data at ONNX_PLAN_LOCATION, at the
  * offset that place() chooses for it (and stores the bytes there). */
 strata_status onnx_write_model_placed(const ir_model *m,

@@ -291,4 +291,32 @@ void kserve_http_handle(void *ctx, const http_request *req, http_response *res);
 /* The metrics port's handler (GET /metrics). */
 void kserve_http_metrics(void *ctx, const http_request *req, http_response *res);
 
+/* ---- request checks shared by the frontends (request.c) --------------------------------------- */
+
+#define REQUEST_MAX_RANK 8               /* dims of a request tensor */
+
+/* Clears r->inputs[index] and sets its name and dtype after the checks every protocol shares
+ * (name given and short, not a duplicate, known datatype, not BYTES); name or datatype NULL when
+ * the request did not give a string. False with a message in err. */
+bool request_input_begin(infer_request *r, size_t index, const char *name, const char *datatype, char *err, size_t n_err);
+/* Sets t's shape and n_bytes: rank <= REQUEST_MAX_RANK, dims >= 0, bytes within SERVER_MAX_BODY
+ * (overflow-checked). False with a message in err. */
+bool request_input_shape(infer_tensor *t, size_t rank, const int64_t *dims, char *err, size_t n_err);
+/* Applies a request parameter Strata acts on ("priority", "timeout" in us); others are ignored.
+ * is_int: the value is an integer (v); false with a message for a bad value. */
+bool request_param_int(infer_request *r, const char *key, bool is_int, int64_t v, char *err, size_t n_err);
+
+/* ---- KServe v2 over gRPC (kserve_grpc.c) -------------------------------------------------------- */
+
+typedef struct grpc_frontend grpc_frontend;
+
+/* Serves inference.GRPCInferenceService on host:port (host NULL = every interface) with the
+ * HTTP frontend's context (repository, in-flight count, draining flag). */
+strata_status kserve_grpc_start(const char *host, int port, kserve_ctx *k, grpc_frontend **out);
+int kserve_grpc_port(const grpc_frontend *g);
+/* Stops accepting calls; calls already accepted run to their answer. */
+void kserve_grpc_quiesce(grpc_frontend *g);
+/* Cancels what is left, joins the threads and frees; accepts NULL. */
+void kserve_grpc_stop(grpc_frontend *g);
+
 #endif

@@ -12,6 +12,10 @@
 #include "internal.h"
 
 #define MAX_SEGMENTS 8
+
+/* Explicit model control (repository.c; declared here until internal.h carries them). */
+strata_status repository_load_model(repository *r, const char *model);
+strata_status repository_unload_model(repository *r, const char *model);
 #define MAX_JSON_VALUES (2u << 20) /* values in one JSON body (bounds cJSON's memory) */
 #define MAX_MEMBERS 64             /* members of one request object */
 #define MAX_INPUT_RANK 8
@@ -224,36 +228,23 @@ static bool parse_input(parse_ctx *pc, const cJSON *in, infer_request *r, size_t
     const cJSON *shape = cJSON_GetObjectItemCaseSensitive(in, "shape");
     const cJSON *params = cJSON_GetObjectItemCaseSensitive(in, "parameters");
     const cJSON *data = cJSON_GetObjectItemCaseSensitive(in, "data");
-    if (!cJSON_IsString(name) || !name->valuestring[0] || strlen(name->valuestring) >= SERVER_MAX_NAME)
-        return snprintf(err, ne, "%s: 'name' must be a non-empty string of at most %d bytes", what, SERVER_MAX_NAME - 1), false;
+    if (!request_input_begin(r, index, cJSON_IsString(name) ? name->valuestring : NULL,
+                             cJSON_IsString(dt) ? dt->valuestring : NULL, err, ne))
+        return false;
     infer_tensor *t = &r->inputs[index];
-    memset(t, 0, sizeof *t);
-    snprintf(t->name, sizeof t->name, "%s", name->valuestring);
-    for (size_t k = 0; k < index; k++)
-        if (strcmp(r->inputs[k].name, t->name) == 0) return snprintf(err, ne, "input '%s' is given twice", t->name), false;
-    if (!cJSON_IsString(dt)) return snprintf(err, ne, "input '%s': 'datatype' must be a string", t->name), false;
-    t->dtype = model_config_dtype_from_kserve(dt->valuestring);
-    if (t->dtype == STRATA_DTYPE_UNDEFINED)
-        return snprintf(err, ne, "input '%s': unknown datatype '%.32s' (BOOL, UINT8..UINT64, INT8..INT64, FP16, FP32, FP64, BF16, BYTES)",
-                        t->name, dt->valuestring), false;
-    if (t->dtype == STRATA_DTYPE_STRING)
-        return snprintf(err, ne, "input '%s': BYTES inputs are not supported", t->name), false;
     if (!cJSON_IsArray(shape)) return snprintf(err, ne, "input '%s': 'shape' must be an array", t->name), false;
     int rank = cJSON_GetArraySize(shape);
     if (rank > MAX_INPUT_RANK) return snprintf(err, ne, "input '%s': rank %d exceeds %d", t->name, rank, MAX_INPUT_RANK), false;
-    t->rank = 0;
-    for (const cJSON *d = shape->child; d; d = d->next) {
-        int64_t v;
-        if (!json_int(d, 0, INT64_MAX, &v))
-            return snprintf(err, ne, "input '%s': shape dim %d must be a non-negative integer", t->name, t->rank), false;
-        t->dims[t->rank++] = v;
+    int64_t dims[MAX_INPUT_RANK];
+    size_t nd = 0;
+    for (const cJSON *d = shape->child; d && nd < MAX_INPUT_RANK; d = d->next) {
+        if (!json_int(d, 0, INT64_MAX, &dims[nd]))
+            return snprintf(err, ne, "input '%s': shape dim %zu must be a non-negative integer", t->name, nd), false;
+        nd++;
     }
-    int64_t numel = shape_numel(t->rank, t->dims);
+    if (!request_input_shape(t, nd, dims, err, ne)) return false; /* byte size bounded (request.c) */
     size_t esize = strata_dtype_size(t->dtype);
-    if (numel < 0 || (uint64_t)numel > (uint64_t)SERVER_MAX_BODY / esize)
-        return snprintf(err, ne, "input '%s': shape element count or byte size overflows (limit %zu bytes)", t->name,
-                        SERVER_MAX_BODY), false;
-    t->n_bytes = (size_t)numel * esize;
+    int64_t numel = (int64_t)(t->n_bytes / esize);
     int64_t bin_size = -1;
     if (params) {
         if (!cJSON_IsObject(params)) return snprintf(err, ne, "input '%s': 'parameters' must be an object", t->name), false;
@@ -312,12 +303,10 @@ static bool parse_params(parse_ctx *pc, const cJSON *p, infer_request *r)
         if (strcmp(v->string, "binary_data_output") == 0) {
             if (!cJSON_IsBool(v)) return snprintf(err, ne, "parameter binary_data_output must be a boolean"), false;
             r->all_outputs_binary = cJSON_IsTrue(v);
-        } else if (strcmp(v->string, "priority") == 0) {
-            if (!json_int(v, 0, INT64_MAX, &r->priority))
-                return snprintf(err, ne, "parameter priority must be a non-negative integer"), false;
-        } else if (strcmp(v->string, "timeout") == 0) {
-            if (!json_int(v, 0, (int64_t)1 << 40, &r->timeout_us))
-                return snprintf(err, ne, "parameter timeout must be a non-negative integer (microseconds)"), false;
+        } else {
+            int64_t x = 0;
+            bool is_int = json_int(v, -((int64_t)1 << 62), (int64_t)1 << 62, &x);
+            if (!request_param_int(r, v->string, is_int, x, err, ne)) return false; /* priority, timeout */
         }
     }
     return true;
@@ -779,6 +768,54 @@ static void repository_index(kserve_ctx *k, const http_request *req, http_respon
     cJSON_Delete(a);
 }
 
+/* POST /v2/repository/models/{m}/load|unload (explicit mode; Triton's semantics: a load of a loaded
+ * model reloads it, the answer comes when the new version serves; an unload returns at once and
+ * in-flight requests drain). Load parameters (config, file:) are not supported. */
+static void repository_control(kserve_ctx *k, const http_request *req, const char *model, bool load,
+                               http_response *res)
+{
+    if (req->n_body) {
+        char err[200];
+        if (!json_precheck(req->body, req->n_body, err, sizeof err)) {
+            http_error(res, 400, "%s", err);
+            return;
+        }
+        cJSON *b = cJSON_ParseWithLength(req->body, req->n_body);
+        const cJSON *p = b ? cJSON_GetObjectItemCaseSensitive(b, "parameters") : NULL;
+        bool ok = b && cJSON_IsObject(b) && (!p || cJSON_IsObject(p));
+        const char *bad = NULL;
+        for (const cJSON *v = ok && p ? p->child : NULL; v && !bad; v = v->next)
+            if (strcmp(v->string, "unload_dependents") != 0) bad = v->string;
+        cJSON_Delete(b);
+        if (!ok) {
+            http_error(res, 400, "repository %s: the body must be a JSON object with optional 'parameters'", load ? "load" : "unload");
+            return;
+        }
+        if (bad) {
+            http_error(res, 400, "repository %s: parameter '%.64s' is not supported", load ? "load" : "unload", bad);
+            return;
+        }
+    }
+    if (atomic_load(&k->draining)) {
+        http_error(res, 503, "the server is shutting down");
+        return;
+    }
+    strata_status st = load ? repository_load_model(k->repo, model) : repository_unload_model(k->repo, model);
+    if (st != STRATA_OK) {
+        http_error(res, 400, "%s", strata_last_error());
+        return;
+    }
+    res->status = 200;
+    res->content_type = "application/json";
+    res->body = mem_alloc(3);
+    if (!res->body) {
+        http_error(res, 500, "out of memory");
+        return;
+    }
+    memcpy(res->body, "{}", 3);
+    res->n_body = 2;
+}
+
 static void stats_response(kserve_ctx *k, const char *model, const char *version, http_response *res)
 {
     cJSON *j = NULL;
@@ -859,6 +896,11 @@ static void route(kserve_ctx *k, const http_request *req, http_response *res)
     }
     if (n == 3 && strcmp(seg[1], "repository") == 0 && strcmp(seg[2], "index") == 0) {
         if (method_is(req, res, "POST")) repository_index(k, req, res);
+        return;
+    }
+    if (n == 5 && strcmp(seg[1], "repository") == 0 && strcmp(seg[2], "models") == 0 &&
+        (strcmp(seg[4], "load") == 0 || strcmp(seg[4], "unload") == 0)) {
+        if (method_is(req, res, "POST")) repository_control(k, req, seg[3], seg[4][0] == 'l', res);
         return;
     }
     if (n == 3 && strcmp(seg[1], "models") == 0 && strcmp(seg[2], "stats") == 0) {

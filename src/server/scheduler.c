@@ -143,16 +143,17 @@ static void *instance_main(void *arg)
             continue;
         }
         size_t n = 0;
-        uint64_t next_deadline = 0;
+        uint64_t next_deadline = 0, oldest = s->head->enqueue_ns;
         for (infer_request *r = s->head; r && n < MAX_BATCH_REQUESTS; r = r->next) {
             if (n > 0 && !batcher_compatible(s->head, r)) break;
             batch[n] = r;
             rows[n++] = r->rows;
+            if (r->enqueue_ns < oldest) oldest = r->enqueue_ns;
         }
         for (infer_request *r = s->head; r; r = r->next)
             if (r->deadline_ns && (!next_deadline || r->deadline_ns < next_deadline)) next_deadline = r->deadline_ns;
         uint64_t wait_ns;
-        size_t take = batcher_decide(&policy, rows, n, now - s->head->enqueue_ns, &wait_ns);
+        size_t take = batcher_decide(&policy, rows, n, now - oldest, &wait_ns);
         if (take == 0 && s->stopping) take = batcher_decide(&policy, rows, n, UINT64_MAX, &wait_ns);
         if (take == 0) {
             if (next_deadline && next_deadline - now < wait_ns) wait_ns = next_deadline - now;
@@ -354,11 +355,19 @@ strata_status scheduler_submit(scheduler *s, infer_request *r)
         return error_set(STRATA_QUEUE_FULL, "the queue of model '%s' version %s is full (%zu requests)", s->mv->model,
                          s->mv->version_str, s->max_queued);
     }
-    r->prev = s->tail;
-    r->next = NULL;
-    if (s->tail) s->tail->next = r;
+    /* priority levels (Triton's: 1 is the highest; 0 or out of range = the default level, here
+     * the lowest since the config parser does not keep default_priority_level): the queue stays
+     * sorted by level, first come first served within a level */
+    int64_t levels = s->c->priority_levels;
+    r->priority = levels <= 0 ? 0 : (r->priority >= 1 && r->priority <= levels ? r->priority : levels);
+    infer_request *after = s->tail;
+    while (after && after->priority > r->priority) after = after->prev;
+    r->prev = after;
+    r->next = after ? after->next : s->head;
+    if (r->next) r->next->prev = r;
+    else s->tail = r;
+    if (after) after->next = r;
     else s->head = r;
-    s->tail = r;
     r->queued = true;
     s->n_queued++;
     atomic_fetch_add(&s->mv->metrics.queue_depth, 1);

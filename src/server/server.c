@@ -12,14 +12,14 @@ struct server {
     kserve_ctx kctx;             /* shared by the HTTP handlers */
     http_server *http;           /* KServe v2 REST */
     http_server *metrics;        /* /metrics, or NULL */
+    grpc_frontend *grpc;         /* KServe v2 gRPC, or NULL */
     int drain_timeout_s;         /* bound on the drain at stop */
 };
 
 strata_status server_create(const server_options *o, server **out)
 {
     *out = NULL;
-    if (o->control_mode && strcmp(o->control_mode, "none") != 0)
-        return error_set(STRATA_UNSUPPORTED, "model control mode '%s' is not implemented yet (only 'none')", o->control_mode);
+    /* the control mode ("none", "poll[:SECS]", "explicit[:NAMES]") is checked by repository_open */
     server *s = mem_calloc(1, sizeof *s);
     if (!s) return error_set(STRATA_OUT_OF_MEMORY, "server: out of memory");
     s->drain_timeout_s = o->drain_timeout_s > 0 ? o->drain_timeout_s : 30;
@@ -34,9 +34,14 @@ strata_status server_create(const server_options *o, server **out)
         st = http_server_start(o->host, o->metrics_port, kserve_http_metrics, &s->kctx, &s->metrics);
         if (st != STRATA_OK) goto fail;
     }
+    if (o->grpc_port > 0) {
+        st = kserve_grpc_start(o->host, o->grpc_port, &s->kctx, &s->grpc);
+        if (st != STRATA_OK) goto fail;
+    }
     *out = s;
     return STRATA_OK;
 fail:
+    kserve_grpc_stop(s->grpc);
     http_server_stop(s->metrics);
     http_server_stop(s->http);
     repository_close(s->repo);
@@ -46,6 +51,7 @@ fail:
 
 int server_http_port(const server *s) { return http_server_port(s->http); }
 int server_metrics_port(const server *s) { return s->metrics ? http_server_port(s->metrics) : -1; }
+int server_grpc_port(const server *s) { return s->grpc ? kserve_grpc_port(s->grpc) : -1; }
 bool server_ready(const server *s) { return repository_ready(s->repo); }
 
 int server_destroy(server *s)
@@ -53,6 +59,7 @@ int server_destroy(server *s)
     if (!s) return 0;
     atomic_store(&s->kctx.draining, true);
     http_server_quiesce(s->http);
+    kserve_grpc_quiesce(s->grpc);
     uint64_t deadline = clock_now_ns() + (uint64_t)s->drain_timeout_s * 1000000000u;
     while (atomic_load(&s->kctx.in_flight) > 0 && clock_now_ns() < deadline) {
         struct timespec ts = {0, 5 * 1000 * 1000};
@@ -60,6 +67,7 @@ int server_destroy(server *s)
     }
     int left = (int)atomic_load(&s->kctx.in_flight);
     repository_stop(s->repo); /* anything still queued is answered now */
+    kserve_grpc_stop(s->grpc);
     http_server_stop(s->metrics);
     http_server_stop(s->http);
     repository_close(s->repo);

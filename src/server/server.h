@@ -1,5 +1,5 @@
 /* server/server.h — the server layer's interface: serve a Triton-layout model repository over
- * KServe v2 (HTTP now; gRPC to come) with dynamic batching and Prometheus metrics. Used by
+ * KServe v2 (HTTP and gRPC) with dynamic batching and Prometheus metrics. Used by
  * tools/cmd_serve.c; everything else of the layer is in internal.h. */
 #ifndef STRATA_SERVER_H
 #define STRATA_SERVER_H
@@ -13,6 +13,7 @@ typedef struct server_options {
     const char *host;          /* address to bind ("127.0.0.1"); NULL = every interface */
     int http_port;             /* KServe v2 REST port (0 = any free port) */
     int metrics_port;          /* Prometheus /metrics port; -1 = off */
+    int grpc_port;             /* KServe v2 gRPC port; 0 = off */
     const char *control_mode;  /* "none" (only this for now) */
     const char *plan_cache;    /* folder for compiled plans; NULL = $TMPDIR/strata-plan-cache */
     int drain_timeout_s;       /* at stop: how long in-flight requests may take (default 30) */
@@ -26,6 +27,7 @@ strata_status server_create(const server_options *o, server **out);
 /* Ports actually bound. */
 int server_http_port(const server *s);
 int server_metrics_port(const server *s);
+int server_grpc_port(const server *s);   /* -1 when off */
 /* True when every model loaded. */
 bool server_ready(const server *s);
 /* Stops accepting, waits (bounded) for in-flight requests, closes everything; accepts NULL.

@@ -99,7 +99,8 @@ class Server:
         self.url = "http://127.0.0.1:%d" % self.port
         self.log = open(os.path.join(os.path.dirname(cache), "serve.log"), "w")
         self.proc = subprocess.Popen([STRATA, "serve", "--model-repository", repo, "--http-port", str(self.port),
-                                      "--metrics-port", str(self.mport), "--plan-cache", cache, "--host", "127.0.0.1"],
+                                      "--metrics-port", str(self.mport), "--plan-cache", cache, "--host", "127.0.0.1",
+                                      "--grpc-port", "0"],
                                      stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 30
         while time.time() < deadline:

@@ -229,11 +229,113 @@ static strata_status layernorm_compute(const op_node *n, const strata_tensor *co
     return d ? d->compute(&base, in, out) : op_error(n, STRATA_INTERNAL, "no LayerNormalization");
 }
 
+/* com.strata FusedAttention(Q, K, V [, mask]) = softmax(scale * Q K^T + mask) V over the last
+ * two dims of [B, H, S, D] tensors (what fuse_attention makes of the exported pattern).
+ * layout 0: Q [B,H,Sq,D], K [B,H,Sk,D] ([B,H,D,Sk] when k_transposed), V [B,H,Sk,Dv],
+ * Y [B,H,Sq,Dv]; layout 1: Q [B,Sq,H,D], K [B,Sk,H,D], V [B,Sk,H,Dv], Y [B,Sq,H,Dv]. The
+ * mask broadcasts to [B,H,Sq,Sk]. */
+typedef struct attn_dims {
+    int64_t B, H, Sq, Sk, D, Dv;
+    int layout;
+    bool kt;
+} attn_dims;
+
+/* Flat element index of (b, h, s, d) in a tensor of the layout whose sizes are h_n, s_n, d_n. */
+static int64_t attn_at(const attn_dims *a, int64_t b, int64_t h, int64_t s, int64_t d, int64_t s_n, int64_t d_n)
+{
+    return a->layout == 1 ? ((b * s_n + s) * a->H + h) * d_n + d : ((b * a->H + h) * s_n + s) * d_n + d;
+}
+
+static strata_status attention_dims(const op_node *n, const strata_tensor *const *in, attn_dims *a)
+{
+    if (n->n_inputs < 3 || n->n_inputs > 4 || !in[0] || !in[1] || !in[2])
+        return op_error(n, STRATA_INVALID_MODEL, "needs inputs Q, K, V and an optional mask");
+    for (int i = 0; i < 3; i++) {
+        if (in[i]->rank != 4) return op_error(n, STRATA_INVALID_MODEL, "input %d must have rank 4 (has %d)", i, in[i]->rank);
+        if (!dtype_is_float(in[i]->dtype)) return op_error(n, STRATA_UNSUPPORTED, "input %d is not a float tensor", i);
+    }
+    a->layout = (int)op_attr_int(n, "layout", 0);
+    a->kt = op_attr_int(n, "k_transposed", 0) != 0;
+    if (a->layout != 0 && a->layout != 1) return op_error(n, STRATA_INVALID_MODEL, "layout must be 0 or 1");
+    if (a->layout == 1 && a->kt) return op_error(n, STRATA_INVALID_MODEL, "k_transposed needs layout 0");
+    const int64_t *q = in[0]->dims, *k = in[1]->dims, *v = in[2]->dims;
+    int si = a->layout == 1 ? 1 : 2, hi = a->layout == 1 ? 2 : 1;
+    a->B = q[0], a->H = q[hi], a->Sq = q[si], a->D = q[3], a->Dv = v[3];
+    a->Sk = a->kt ? k[3] : k[si];
+    int64_t kd = a->kt ? k[2] : k[3];
+    int64_t want[][2] = {{k[0], a->B}, {v[0], a->B}, {k[hi], a->H}, {v[hi], a->H}, {kd, a->D}, {v[si], a->Sk}};
+    for (size_t i = 0; i < ARRAY_LEN(want); i++)
+        if (want[i][0] >= 0 && want[i][1] >= 0 && want[i][0] != want[i][1])
+            return op_error(n, STRATA_INVALID_ARGUMENT, "Q, K and V shapes do not fit together (check %zu: %lld vs %lld)",
+                            i, (long long)want[i][0], (long long)want[i][1]);
+    const strata_tensor *m = n->n_inputs > 3 ? in[3] : NULL;
+    if (m) {
+        int64_t sd[4] = {a->B, a->H, a->Sq, a->Sk};
+        if (m->rank > 4) return op_error(n, STRATA_INVALID_ARGUMENT, "mask rank %d > 4", m->rank);
+        for (int d = 0; d < m->rank; d++) {
+            int64_t md = m->dims[d], wd = sd[d + 4 - m->rank];
+            if (md != 1 && md >= 0 && wd >= 0 && md != wd)
+                return op_error(n, STRATA_INVALID_ARGUMENT, "mask dim %d (%lld) does not broadcast to %lld", d,
+                                (long long)md, (long long)wd);
+        }
+    }
+    return STRATA_OK;
+}
+
+static strata_status attention_infer(const op_node *n, const strata_tensor *const *in, strata_tensor *const *out)
+{
+    attn_dims a;
+    strata_status st = attention_dims(n, in, &a);
+    if (st != STRATA_OK) return st;
+    int64_t dims[4] = {a.B, a.H, a.Sq, a.Dv};
+    if (a.layout == 1) dims[1] = a.Sq, dims[2] = a.H;
+    return tensor_set_shape(out[0], in[0]->dtype, 4, dims);
+}
+
+static strata_status attention_compute(const op_node *n, const strata_tensor *const *in, strata_tensor *const *out)
+{
+    attn_dims a;
+    strata_status st = attention_dims(n, in, &a);
+    if (st != STRATA_OK) return st;
+    const strata_tensor *m = n->n_inputs > 3 ? in[3] : NULL;
+    int64_t ms[4] = {0, 0, 0, 0};
+    if (m) shape_broadcast_strides(m->rank, m->dims, 4, ms);
+    double scale = op_attr_float(n, "scale", 1.0f / sqrtf((float)a.D));
+    double *p = mem_alloc((size_t)(a.Sk > 0 ? a.Sk : 1) * sizeof *p);
+    if (!p) return op_error(n, STRATA_OUT_OF_MEMORY, "out of memory");
+    for (int64_t b = 0; b < a.B; b++)
+        for (int64_t h = 0; h < a.H; h++)
+            for (int64_t i = 0; i < a.Sq; i++) {
+                double mx = -INFINITY, sum = 0;
+                for (int64_t j = 0; j < a.Sk; j++) {
+                    double s = 0;
+                    for (int64_t e = 0; e < a.D; e++) {
+                        int64_t ki = a.kt ? attn_at(&a, b, h, e, j, a.D, a.Sk) : attn_at(&a, b, h, j, e, a.Sk, a.D);
+                        s += tensor_get_f64(in[0], attn_at(&a, b, h, i, e, a.Sq, a.D)) * tensor_get_f64(in[1], ki);
+                    }
+                    s *= scale;
+                    if (m) s += tensor_get_f64(m, b * ms[0] + h * ms[1] + i * ms[2] + j * ms[3]);
+                    p[j] = s;
+                    if (s > mx) mx = s;
+                }
+                if (isinf(mx)) mx = 0;
+                for (int64_t j = 0; j < a.Sk; j++) sum += (p[j] = exp(p[j] - mx));
+                for (int64_t c = 0; c < a.Dv; c++) {
+                    double y = 0;
+                    for (int64_t j = 0; j < a.Sk; j++) y += p[j] * tensor_get_f64(in[2], attn_at(&a, b, h, j, c, a.Sk, a.Dv));
+                    tensor_set_f64(out[0], attn_at(&a, b, h, i, c, a.Sq, a.Dv), y / sum);
+                }
+            }
+    mem_free(p);
+    return STRATA_OK;
+}
+
 const op_def ref_ops_fused[] = {
     {"LayerNormalization", STRATA_DOMAIN, 1, layernorm_infer, layernorm_compute},
     {"FusedConv", STRATA_DOMAIN, 1, fused_infer, fused_compute},
     {"FusedGemm", STRATA_DOMAIN, 1, fused_infer, fused_compute},
     {"FusedMatMul", STRATA_DOMAIN, 1, fused_infer, fused_compute},
     {"Gelu", STRATA_DOMAIN, 1, gelu_infer, gelu_compute},
+    {"FusedAttention", STRATA_DOMAIN, 1, attention_infer, attention_compute},
     {NULL, NULL, 0, NULL, NULL},
 };

@@ -1,7 +1,7 @@
 /* kernels/x86/gemm_f32_avx512.c — the AVX-512 f32 GEMM microkernel gemm_f32_14x32__avx512:
  * 14 rows x 32 columns of C in 28 zmm accumulators, one broadcast A element times two B vectors
- * per FMA pair, masked stores for column tails, fused epilogue. Built with -mavx512*; called
- * only when cpu_features() has CPU_AVX512. */
+ * per FMA pair (one vector for a tile of <= 16 columns), masked stores for column tails, fused
+ * epilogue. Built with -mavx512*; called only when cpu_features() has CPU_AVX512. */
 #include <immintrin.h>
 
 #include "kernels/gemm.h"
@@ -142,11 +142,34 @@ INLINE void kernel_rows(const int ROWS, int64_t kc, const float *a, const float 
     if (t->last && t->act >= GEMM_ACT_SIGMOID) act_tile(c, ldc, ROWS, n, t->act);
 }
 
+/* The same for a tile of at most 16 columns (the tail panel of a narrow C: 7x7 and 14x14
+ * feature maps): one accumulator per row, half the FMAs. */
+INLINE void kernel_rows_half(const int ROWS, int64_t kc, const float *a, const float *b, float *c,
+                             int64_t ldc, int n, const gemm_tile *t)
+{
+    __m512 acc0[MR];
+#pragma GCC unroll 14
+    for (int i = 0; i < ROWS; i++) acc0[i] = _mm512_setzero_ps();
+    for (int64_t p = 0; p < kc; p++) {
+        __m512 b0 = _mm512_loadu_ps(b);
+        _mm_prefetch((const char *)(b + 8 * NR), _MM_HINT_T0);
+#pragma GCC unroll 14
+        for (int i = 0; i < ROWS; i++) acc0[i] = _mm512_fmadd_ps(_mm512_set1_ps(a[i]), b0, acc0[i]);
+        a += MR;
+        b += NR;
+    }
+    __mmask16 k0 = n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1);
+#pragma GCC unroll 14
+    for (int i = 0; i < ROWS; i++) store_vec(acc0[i], c + i * ldc, k0, i, 0, t);
+    if (t->last && t->act >= GEMM_ACT_SIGMOID) act_tile(c, ldc, ROWS, n, t->act);
+}
+
 #define ROWS_FN(R)                                                                          \
     static void rows_##R(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, \
                          int n, const gemm_tile *t)                                         \
     {                                                                                       \
-        kernel_rows(R, kc, a, b, c, ldc, n, t);                                             \
+        if (n <= 16) kernel_rows_half(R, kc, a, b, c, ldc, n, t);                           \
+        else kernel_rows(R, kc, a, b, c, ldc, n, t);                                        \
     }
 ROWS_FN(1) ROWS_FN(2) ROWS_FN(3) ROWS_FN(4) ROWS_FN(5) ROWS_FN(6) ROWS_FN(7)
 ROWS_FN(8) ROWS_FN(9) ROWS_FN(10) ROWS_FN(11) ROWS_FN(12) ROWS_FN(13) ROWS_FN(14)
