@@ -68,6 +68,16 @@ else
     failed=$((failed + 1))
 fi
 
+# model lifecycle (poll / explicit control, versions, priorities) and the "nothing lost" soak:
+# 64 clients with reloads, every answer checked, counters equal (20 s here; 60 s by hand)
+if /usr/bin/python3 tests/integration/test_lifecycle.py "$BUILD" --soak-secs 20 > "$BUILD/lifecycle.log" 2>&1; then
+    tail -1 "$BUILD/lifecycle.log" | sed 's/^/lifecycle: /'
+    passed=$((passed + 1))
+else
+    echo "FAIL lifecycle integration test:"; grep -E 'FAIL|Error|error' "$BUILD/lifecycle.log" | head -20; tail -3 "$BUILD/lifecycle.log"
+    failed=$((failed + 1))
+fi
+
 if bash tools/check_layers.sh; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 
 echo "total: $passed passed, $failed failed"

@@ -29,7 +29,7 @@ static bool parse_port(const char *s, int *out)
 
 int cmd_serve(int argc, char **argv)
 {
-    char load_models[4096] = "", mode[4200];
+    char load_models[4096] = "";
     int poll_secs = 15;
     server_options o = {.http_port = 8000, .grpc_port = 8001, .metrics_port = 8002, .control_mode = "none", .drain_timeout_s = 30};
     for (int i = 1; i < argc; i++) {
@@ -66,17 +66,13 @@ int cmd_serve(int argc, char **argv)
         fputs(usage_text, stderr);
         return 2;
     }
-    /* the repository takes the mode's arguments as "poll:SECS" / "explicit:NAME,NAME" */
-    if (strcmp(o.control_mode, "poll") == 0) {
-        snprintf(mode, sizeof mode, "poll:%d", poll_secs);
-        o.control_mode = mode;
-    } else if (strcmp(o.control_mode, "explicit") == 0 && load_models[0]) {
-        snprintf(mode, sizeof mode, "explicit:%s", load_models);
-        o.control_mode = mode;
-    } else if (strcmp(o.control_mode, "none") != 0 && strcmp(o.control_mode, "explicit") != 0) {
+    if (strcmp(o.control_mode, "none") != 0 && strcmp(o.control_mode, "poll") != 0 &&
+        strcmp(o.control_mode, "explicit") != 0) {
         fprintf(stderr, "strata serve: --model-control-mode is none, poll or explicit, not '%s'\n%s", o.control_mode, usage_text);
         return 2;
     }
+    o.poll_secs = poll_secs;
+    o.load_models = load_models[0] ? load_models : NULL;
     /* every thread inherits this mask; the main thread takes the signals with sigwait */
     sigset_t set;
     sigemptyset(&set);

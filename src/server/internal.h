@@ -218,6 +218,10 @@ typedef struct repository repository;
 strata_status repository_open(const server_options *o, repository **out);
 /* Stops every scheduler (queued requests answered CANCELLED); lookups still work. */
 void repository_stop(repository *r);
+/* Explicit model control: load (or reload) / unload a model by name; INVALID_ARGUMENT in the
+ * other modes. */
+strata_status repository_load_model(repository *r, const char *model);
+strata_status repository_unload_model(repository *r, const char *model);
 void repository_close(repository *r);
 /* Version to serve: version NULL or "" = the latest loaded. NOT_FOUND / INVALID_ARGUMENT
  * with a message otherwise; the returned version holds a reference: release it. */

@@ -27,8 +27,6 @@
 
 /* Explicit model control (repository.c; declared here as kserve_http.c does until internal.h
  * carries them). */
-strata_status repository_load_model(repository *r, const char *model);
-strata_status repository_unload_model(repository *r, const char *model);
 
 typedef enum call_phase { PHASE_ACCEPT, PHASE_RECEIVE, PHASE_RUN, PHASE_ANSWER } call_phase;
 

@@ -14,8 +14,6 @@
 #define MAX_SEGMENTS 8
 
 /* Explicit model control (repository.c; declared here until internal.h carries them). */
-strata_status repository_load_model(repository *r, const char *model);
-strata_status repository_unload_model(repository *r, const char *model);
 #define MAX_JSON_VALUES (2u << 20) /* values in one JSON body (bounds cJSON's memory) */
 #define MAX_MEMBERS 64             /* members of one request object */
 #define MAX_INPUT_RANK 8

@@ -14,8 +14,6 @@
 #include "internal.h"
 
 /* Explicit-mode entry points for kserve_http.c (declared here until internal.h carries them). */
-strata_status repository_load_model(repository *r, const char *model);
-strata_status repository_unload_model(repository *r, const char *model);
 bool repository_explicit(const repository *r);
 
 typedef enum control_mode { CONTROL_NONE = 0, CONTROL_POLL = 1, CONTROL_EXPLICIT = 2 } control_mode;
@@ -834,25 +832,21 @@ static void *lifecycle_main(void *arg)
     return NULL;
 }
 
-/* "none", "poll[:SECS]" or "explicit[:NAME,NAME...|*]" (cmd_serve.c composes the suffix). */
-static strata_status parse_mode(const char *s, repository *r, const char **load_list)
+/* The control mode and its arguments from the server options. */
+static strata_status parse_mode(const server_options *o, repository *r, const char **load_list)
 {
+    const char *s = o->control_mode;
     *load_list = NULL;
-    r->poll_secs = 15;
+    r->poll_secs = o->poll_secs ? o->poll_secs : 15;
+    if (r->poll_secs < 1 || r->poll_secs > 86400)
+        return error_set(STRATA_INVALID_ARGUMENT, "repository poll period %d is not 1..86400 seconds", r->poll_secs);
     if (!s || !s[0] || strcmp(s, "none") == 0) {
         r->mode = CONTROL_NONE;
-    } else if (strncmp(s, "poll", 4) == 0 && (s[4] == 0 || s[4] == ':')) {
+    } else if (strcmp(s, "poll") == 0) {
         r->mode = CONTROL_POLL;
-        if (s[4] == ':') {
-            char *end;
-            long v = strtol(s + 5, &end, 10);
-            if (*end || v < 1 || v > 86400)
-                return error_set(STRATA_INVALID_ARGUMENT, "repository poll period '%s' is not 1..86400 seconds", s + 5);
-            r->poll_secs = (int)v;
-        }
-    } else if (strncmp(s, "explicit", 8) == 0 && (s[8] == 0 || s[8] == ':')) {
+    } else if (strcmp(s, "explicit") == 0) {
         r->mode = CONTROL_EXPLICIT;
-        if (s[8] == ':') *load_list = s + 9;
+        if (o->load_models && o->load_models[0]) *load_list = o->load_models;
     } else {
         return error_set(STRATA_INVALID_ARGUMENT, "unknown model control mode '%s' (none, poll, explicit)", s);
     }
@@ -875,7 +869,7 @@ strata_status repository_open(const server_options *o, repository **out)
     pthread_cond_init(&r->life_cv, &ca);
     pthread_condattr_destroy(&ca);
     const char *load_list = NULL;
-    strata_status st = parse_mode(o->control_mode, r, &load_list);
+    strata_status st = parse_mode(o, r, &load_list);
     char cache[4096];
     if (o->plan_cache) {
         snprintf(cache, sizeof cache, "%s", o->plan_cache);

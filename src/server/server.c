@@ -19,7 +19,7 @@ struct server {
 strata_status server_create(const server_options *o, server **out)
 {
     *out = NULL;
-    /* the control mode ("none", "poll[:SECS]", "explicit[:NAMES]") is checked by repository_open */
+    /* the control mode and its arguments are checked by repository_open */
     server *s = mem_calloc(1, sizeof *s);
     if (!s) return error_set(STRATA_OUT_OF_MEMORY, "server: out of memory");
     s->drain_timeout_s = o->drain_timeout_s > 0 ? o->drain_timeout_s : 30;

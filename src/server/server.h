@@ -14,7 +14,9 @@ typedef struct server_options {
     int http_port;             /* KServe v2 REST port (0 = any free port) */
     int metrics_port;          /* Prometheus /metrics port; -1 = off */
     int grpc_port;             /* KServe v2 gRPC port; 0 = off */
-    const char *control_mode;  /* "none" (only this for now) */
+    const char *control_mode;  /* "none" (default), "poll" or "explicit" */
+    int poll_secs;             /* poll mode: rescan period in seconds (0 = 15) */
+    const char *load_models;   /* explicit mode: comma-separated models to load at start, "*" = all */
     const char *plan_cache;    /* folder for compiled plans; NULL = $TMPDIR/strata-plan-cache */
     int drain_timeout_s;       /* at stop: how long in-flight requests may take (default 30) */
 } server_options;
