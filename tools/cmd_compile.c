@@ -34,6 +34,14 @@ int cmd_compile(int argc, char **argv)
                 fprintf(stderr, "strata compile: --tactics is heuristic, autotune or reference, not '%s'\n", m);
                 return 2;
             }
+        } else if (strcmp(argv[i], "--layout") == 0 && i + 1 < argc) {
+            const char *l = argv[++i];
+            if (strcmp(l, "nhwc") == 0) o.layout = LAYOUT_AUTO;
+            else if (strcmp(l, "nchw") == 0) o.layout = LAYOUT_NCHW;
+            else {
+                fprintf(stderr, "strata compile: --layout is nhwc or nchw, not '%s'\n", l);
+                return 2;
+            }
         } else if (strcmp(argv[i], "--timing-cache") == 0 && i + 1 < argc) {
             o.timing_cache = argv[++i];
         } else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
@@ -50,6 +58,7 @@ int cmd_compile(int argc, char **argv)
     if (!path || !out) {
         fprintf(stderr, "usage: strata compile MODEL -o OUT.plan|OUT.onnx [--shape NAME=1x3x224x224 | "
                         "--profile NAME=MIN:OPT:MAX] [--tactics heuristic|autotune|reference] [--timing-cache FILE]\n"
+                        "       [--layout nhwc|nchw]"
                         "       [--threads N] [--dump DIR] [-v]\n");
         return 2;
     }

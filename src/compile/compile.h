@@ -24,8 +24,14 @@ typedef enum compile_tactics {
     TACTICS_AUTOTUNE = 2    /* time the candidates on this machine, keep the fastest */
 } compile_tactics;
 
+typedef enum compile_layout {
+    LAYOUT_AUTO = 0,  /* convolution regions in NHWC (layout_nhwc pass) */
+    LAYOUT_NCHW = 1   /* keep the model's NCHW everywhere */
+} compile_layout;
+
 typedef struct compile_options {
     compile_tactics tactics;        /* how kernels are chosen */
+    compile_layout layout;          /* activation layout of convolution regions */
     const char *timing_cache;       /* autotune results file (read and updated), or NULL */
     int n_threads;                  /* threads autotune times kernels with (0 = one per core) */
     compile_shape shapes[16];       /* --shape / --profile per input */

@@ -19,6 +19,7 @@ static bool is_conv(const op_node *n)
 static bool conv_common(const op_node *n, const strata_tensor *const *in)
 {
     if (!is_conv(n) || n->n_inputs < 2 || !fast_f32(in[0]) || !fast_f32(in[1])) return false;
+    if (strcmp(op_attr_string(n, "layout", "NCHW"), "NCHW") != 0) return false; /* NHWC: fast_conv_nhwc.c */
     if (in[0]->rank != 4 || in[1]->rank != 4) return false;
     if (n->n_inputs > 2 && in[2] && !fast_f32(in[2])) return false;
     if (n->n_inputs > 3 && in[3] && !fast_f32(in[3])) return false;

@@ -28,6 +28,8 @@ bool fast_f32(const strata_tensor *t);
 /* The rows each file defines (fast_registry.c lists them). */
 extern const fast_kernel fast_conv_kernels[];
 extern const size_t fast_conv_count;
+extern const fast_kernel fast_conv_nhwc_kernels[];
+extern const size_t fast_conv_nhwc_count;
 extern const fast_kernel fast_matmul_kernels[];
 extern const size_t fast_matmul_count;
 extern const fast_kernel fast_pool_kernels[];

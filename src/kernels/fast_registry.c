@@ -10,6 +10,7 @@ typedef struct family {
 } family;
 
 static const family families[] = {
+    {fast_conv_nhwc_kernels, &fast_conv_nhwc_count},
     {fast_conv_kernels, &fast_conv_count},
     {fast_matmul_kernels, &fast_matmul_count},
     {fast_pool_kernels, &fast_pool_count},

@@ -1,7 +1,7 @@
 /* kernels/ref/fused.c — reference versions of the fused ops the compiler creates (domain
  * "com.strata"): FusedConv / FusedGemm / FusedMatMul = the ONNX op, then an optional residual
  * input Z added, then an activation; Gelu (erf form) and LayerNormalization for graphs older
- * than the opsets that have them.
+ * than the opsets that have them; NHWC forms of FusedConv and the pools (see "NHWC forms").
  * They are the oracle for the fast fused kernels and keep a fused graph runnable by ir/eval. */
 #include <math.h>
 #include <string.h>
@@ -100,8 +100,8 @@ static bool trans_b(const op_node *n)
     return strcmp(n->op_type, "FusedMatMul") == 0 && op_attr_int(n, "transB", 0) != 0;
 }
 
-static strata_status fused_infer(const op_node *n, const strata_tensor *const *in,
-                                 strata_tensor *const *out)
+static strata_status fused_infer_base(const op_node *n, const strata_tensor *const *in,
+                                      strata_tensor *const *out)
 {
     op_node base;
     const op_def *d = base_op(n, base_inputs_of(n), &base);
@@ -119,8 +119,8 @@ static strata_status fused_infer(const op_node *n, const strata_tensor *const *i
     return d->infer(&base, args, out);
 }
 
-static strata_status fused_compute(const op_node *n, const strata_tensor *const *in,
-                                   strata_tensor *const *out)
+static strata_status fused_compute_base(const op_node *n, const strata_tensor *const *in,
+                                        strata_tensor *const *out)
 {
     op_node base;
     size_t nb = base_inputs_of(n);
@@ -184,6 +184,171 @@ static strata_status fused_compute(const op_node *n, const strata_tensor *const 
         tensor_set_f64(y, i, activate(&a, v));
     }
     return STRATA_OK;
+}
+
+/* ---- NHWC forms (compile/layout_nhwc.c) --------------------------------------------------------
+ * com.strata FusedConv with the string attribute layout = "NHWC" reads X (input 0) and the
+ * residual Z (input 3) as [N, H, W, C] and writes Y as [N, Ho, Wo, M]; the weights W stay
+ * [M, C/group, kh, kw] (ONNX order) and the bias [M]. com.strata MaxPool, AveragePool and
+ * GlobalAveragePool (with layout = "NHWC") are the ONNX ops (opset 22 semantics, attributes as
+ * ONNX's, one output: no MaxPool Indices) on NHWC tensors. Without the attribute (or with
+ * "NCHW") they are the ONNX ops unchanged. The reference transposes to NCHW, runs the NCHW op
+ * and transposes back. */
+#define NHWC_POOL_OPSET 22
+
+static bool is_nhwc(const op_node *n)
+{
+    return strcmp(op_attr_string(n, "layout", "NCHW"), "NHWC") == 0;
+}
+
+/* dims of an NHWC tensor in NCHW order (nchw false: the reverse). */
+static void permute_dims(const int64_t *src, int64_t *dst, bool to_nchw)
+{
+    if (to_nchw) dst[0] = src[0], dst[1] = src[3], dst[2] = src[1], dst[3] = src[2];
+    else dst[0] = src[0], dst[1] = src[2], dst[2] = src[3], dst[3] = src[1];
+}
+
+/* Copies 4-D data between layouts: src has dims sd (its own layout); to_nchw: src is NHWC. */
+static void permute_data(const strata_tensor *src, strata_tensor *dst, bool to_nchw)
+{
+    size_t es = strata_dtype_size(src->dtype);
+    const int64_t *d = src->dims;
+    const uint8_t *s = src->data;
+    uint8_t *o = dst->data;
+    for (int64_t a = 0; a < d[0]; a++)
+        for (int64_t b = 0; b < d[1]; b++)
+            for (int64_t c = 0; c < d[2]; c++)
+                for (int64_t e = 0; e < d[3]; e++) {
+                    int64_t si = ((a * d[1] + b) * d[2] + c) * d[3] + e, di;
+                    if (to_nchw) di = ((a * d[3] + e) * d[1] + b) * d[2] + c; /* (n,h,w,c) -> n,c,h,w */
+                    else di = ((a * d[2] + c) * d[3] + e) * d[1] + b;         /* (n,c,h,w) -> n,h,w,c */
+                    memcpy(o + (size_t)di * es, s + (size_t)si * es, es);
+                }
+}
+
+/* A tensor with src's data (when it has any) in the other layout: shape only, or a new copy
+ * that the caller frees with tensor_release_data. */
+static strata_status relayout(const op_node *n, const strata_tensor *src, strata_tensor *dst, bool to_nchw)
+{
+    memset(dst, 0, sizeof *dst);
+    if (src->rank != 4) return op_error(n, STRATA_INVALID_MODEL, "NHWC layout needs 4-D tensors, got rank %d", src->rank);
+    int64_t dims[4];
+    permute_dims(src->dims, dims, to_nchw);
+    strata_status st = tensor_set_shape(dst, src->dtype, 4, dims);
+    if (st != STRATA_OK || !src->data) return st;
+    if ((st = tensor_alloc_data(dst)) != STRATA_OK) return st;
+    permute_data(src, dst, to_nchw);
+    return STRATA_OK;
+}
+
+/* Which inputs of the op are in the layout: X and, for FusedConv, Z. */
+static bool nhwc_input(const op_node *n, size_t i)
+{
+    return i == 0 || (i == 3 && strcmp(n->op_type, "FusedConv") == 0);
+}
+
+typedef strata_status (*nchw_fn)(const op_node *n, const strata_tensor *const *in, strata_tensor *const *out);
+
+/* Runs fn (infer when compute is false) on NCHW copies of the layout inputs; out[0] gets the
+ * NHWC form of the result. */
+static strata_status nhwc_call(const op_node *n, const strata_tensor *const *in, strata_tensor *const *out,
+                               nchw_fn fn, bool compute)
+{
+    enum { MAX_IN = 8 };
+    if (n->n_inputs > MAX_IN || n->n_outputs != 1) return op_error(n, STRATA_INVALID_MODEL, "NHWC form takes at most %d inputs and one output", MAX_IN);
+    strata_tensor copies[MAX_IN], y;
+    const strata_tensor *args[MAX_IN];
+    memset(copies, 0, sizeof copies);
+    memset(&y, 0, sizeof y);
+    strata_status st = STRATA_OK;
+    for (size_t i = 0; i < n->n_inputs && st == STRATA_OK; i++) {
+        args[i] = in[i];
+        if (!in[i] || !nhwc_input(n, i)) continue;
+        strata_tensor shape_only = *in[i];
+        if (!compute) shape_only.data = NULL;
+        st = relayout(n, &shape_only, &copies[i], true);
+        args[i] = &copies[i];
+    }
+    strata_tensor *yp = &y;
+    if (st == STRATA_OK) st = fn(n, args, &yp);
+    if (st == STRATA_OK && y.rank != 4) st = op_error(n, STRATA_INVALID_MODEL, "NHWC form gives a %d-D output", y.rank);
+    if (st == STRATA_OK && !compute) {
+        int64_t dims[4];
+        permute_dims(y.dims, dims, false);
+        st = tensor_set_shape(out[0], y.dtype, 4, dims);
+    } else if (st == STRATA_OK) {
+        permute_data(&y, out[0], false);
+    }
+    for (size_t i = 0; i < n->n_inputs && i < MAX_IN; i++) tensor_release_data(&copies[i]);
+    tensor_release_data(&y);
+    return st;
+}
+
+/* compute for nhwc_call: y's shape from infer, then storage, then the op. */
+static strata_status run_with_output(const op_node *n, const strata_tensor *const *in, strata_tensor *const *out,
+                                     nchw_fn infer, nchw_fn compute)
+{
+    strata_status st = infer(n, in, out);
+    if (st == STRATA_OK) st = tensor_alloc_data(out[0]);
+    if (st == STRATA_OK) st = compute(n, in, out);
+    return st;
+}
+
+static strata_status fused_conv_run_nchw(const op_node *n, const strata_tensor *const *in, strata_tensor *const *out)
+{
+    return run_with_output(n, in, out, fused_infer_base, fused_compute_base);
+}
+
+static strata_status fused_infer(const op_node *n, const strata_tensor *const *in, strata_tensor *const *out)
+{
+    if (strcmp(n->op_type, "FusedConv") == 0 && is_nhwc(n)) return nhwc_call(n, in, out, fused_infer_base, false);
+    return fused_infer_base(n, in, out);
+}
+
+static strata_status fused_compute(const op_node *n, const strata_tensor *const *in, strata_tensor *const *out)
+{
+    if (strcmp(n->op_type, "FusedConv") == 0 && is_nhwc(n)) return nhwc_call(n, in, out, fused_conv_run_nchw, true);
+    return fused_compute_base(n, in, out);
+}
+
+/* The ONNX pool op a com.strata pool node stands for, as node base. */
+static const op_def *onnx_pool(const op_node *n, op_node *base)
+{
+    *base = *n;
+    base->domain = "";
+    base->opset = NHWC_POOL_OPSET;
+    return ref_op_find("", n->op_type, NHWC_POOL_OPSET);
+}
+
+static strata_status pool_infer_nchw(const op_node *n, const strata_tensor *const *in, strata_tensor *const *out)
+{
+    op_node base;
+    const op_def *d = onnx_pool(n, &base);
+    return d ? d->infer(&base, in, out) : op_error(n, STRATA_INTERNAL, "no reference %s", n->op_type);
+}
+
+static strata_status pool_compute_nchw(const op_node *n, const strata_tensor *const *in, strata_tensor *const *out)
+{
+    op_node base;
+    const op_def *d = onnx_pool(n, &base);
+    return d ? d->compute(&base, in, out) : op_error(n, STRATA_INTERNAL, "no reference %s", n->op_type);
+}
+
+static strata_status pool_run_nchw(const op_node *n, const strata_tensor *const *in, strata_tensor *const *out)
+{
+    return run_with_output(n, in, out, pool_infer_nchw, pool_compute_nchw);
+}
+
+static strata_status pool_infer(const op_node *n, const strata_tensor *const *in, strata_tensor *const *out)
+{
+    if (n->n_inputs < 1 || !in[0]) return op_error(n, STRATA_INVALID_MODEL, "needs an input");
+    return is_nhwc(n) ? nhwc_call(n, in, out, pool_infer_nchw, false) : pool_infer_nchw(n, in, out);
+}
+
+static strata_status pool_compute(const op_node *n, const strata_tensor *const *in, strata_tensor *const *out)
+{
+    if (n->n_inputs < 1 || !in[0]) return op_error(n, STRATA_INVALID_MODEL, "needs an input");
+    return is_nhwc(n) ? nhwc_call(n, in, out, pool_run_nchw, true) : pool_compute_nchw(n, in, out);
 }
 
 static strata_status gelu_infer(const op_node *n, const strata_tensor *const *in,
@@ -337,5 +502,8 @@ const op_def ref_ops_fused[] = {
     {"FusedMatMul", STRATA_DOMAIN, 1, fused_infer, fused_compute},
     {"Gelu", STRATA_DOMAIN, 1, gelu_infer, gelu_compute},
     {"FusedAttention", STRATA_DOMAIN, 1, attention_infer, attention_compute},
+    {"MaxPool", STRATA_DOMAIN, 1, pool_infer, pool_compute},
+    {"AveragePool", STRATA_DOMAIN, 1, pool_infer, pool_compute},
+    {"GlobalAveragePool", STRATA_DOMAIN, 1, pool_infer, pool_compute},
     {NULL, NULL, 0, NULL, NULL},
 };

@@ -1,0 +1,424 @@
+/* kernels/fast_conv_nhwc.c — NHWC tactics (com.strata ops with layout = "NHWC", made by
+ * compile/layout_nhwc.c): conv_nhwc_f32_gemm: Y[pixels, M] = im2col(X)[pixels, kh*kw*C] x W^T
+ * with W^T prepacked as the GEMM's B (1x1 stride-1 unpadded convs read X itself as A), bias per
+ * column, residual and activation in the epilogue; conv_nhwc_f32_dw: depthwise, vectorised over
+ * channels; MaxPool / AveragePool / GlobalAveragePool in NHWC, vectorisable over channels. */
+#include <math.h>
+#include <string.h>
+
+#include "fast_internal.h"
+#include "ref/ref_nn.h"
+#include "x86/nhwc_x86.h"
+
+#define DW_MAX_TAPS 64 /* depthwise kernels up to 8x8 */
+
+static bool nhwc_op(const op_node *n, const char *op)
+{
+    return strcmp(n->op_type, op) == 0 && strcmp(n->domain, "com.strata") == 0 &&
+           strcmp(op_attr_string(n, "layout", "NCHW"), "NHWC") == 0;
+}
+
+static bool conv_common(const op_node *n, const strata_tensor *const *in)
+{
+    if (!nhwc_op(n, "FusedConv") || n->n_inputs < 2 || !fast_f32(in[0]) || !fast_f32(in[1])) return false;
+    if (in[0]->rank != 4 || in[1]->rank != 4) return false;
+    if (n->n_inputs > 2 && in[2] && (!fast_f32(in[2]) || in[2]->rank != 1)) return false;
+    if (n->n_inputs > 3 && in[3] && !fast_f32(in[3])) return false;
+    fast_act a;
+    return fast_activation(n, &a);
+}
+
+static bool is_dw(const op_node *n, const strata_tensor *const *in)
+{
+    int64_t g = op_attr_int(n, "group", 1);
+    return g > 1 && g == in[0]->dims[3] && in[1]->dims[1] == 1 && in[1]->dims[0] == g;
+}
+
+static bool supports_gemm(const op_node *n, const strata_tensor *const *in)
+{
+    return conv_common(n, in) && op_attr_int(n, "group", 1) == 1;
+}
+
+static bool supports_dw(const op_node *n, const strata_tensor *const *in)
+{
+    if (!conv_common(n, in) || !is_dw(n, in)) return false;
+    int64_t taps = in[1]->dims[2] * in[1]->dims[3];
+    return taps > 0 && taps <= DW_MAX_TAPS;
+}
+
+typedef struct nhwc_shape {
+    int64_t N, H, W, C, M, kh, kw, Ho, Wo;
+    nn_window win;
+} nhwc_shape;
+
+static strata_status geometry(const op_node *n, const strata_tensor *x, const int64_t *kernel,
+                              const strata_tensor *y, bool ceil_mode, nhwc_shape *s)
+{
+    s->N = x->dims[0], s->H = x->dims[1], s->W = x->dims[2], s->C = x->dims[3];
+    int64_t sp[2] = {s->H, s->W};
+    strata_status st = nn_util_window(n, 2, sp, kernel, ceil_mode, &s->win);
+    if (st != STRATA_OK) return st;
+    s->kh = s->win.k[0], s->kw = s->win.k[1];
+    s->Ho = s->win.out[0], s->Wo = s->win.out[1];
+    s->M = y->dims[3];
+    if (y->rank != 4 || y->dims[0] != s->N || y->dims[1] != s->Ho || y->dims[2] != s->Wo)
+        return op_error(n, STRATA_INTERNAL, "NHWC geometry does not match the inferred output");
+    return STRATA_OK;
+}
+
+/* ---- GEMM convolution ----------------------------------------------------------------------- */
+
+static bool const_w(const strata_tensor *const *in, int64_t *K, int64_t *M)
+{
+    const strata_tensor *w = in[1];
+    if (!w || !w->data || w->rank != 4 || w->dtype != STRATA_DTYPE_F32) return false;
+    for (int d = 0; d < 4; d++)
+        if (w->dims[d] <= 0) return false;
+    *M = w->dims[0];
+    *K = w->dims[1] * w->dims[2] * w->dims[3];
+    return true;
+}
+
+/* wt[(i*kw + j)*C + c][m] = W[m][c][i][j]: W^T in the row order of the NHWC im2col. */
+static void transpose_w(const float *w, int64_t M, int64_t C, int64_t kh, int64_t kw, float *wt)
+{
+    for (int64_t m = 0; m < M; m++)
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t i = 0; i < kh; i++)
+                for (int64_t j = 0; j < kw; j++) wt[((i * kw + j) * C + c) * M + m] = w[((m * C + c) * kh + i) * kw + j];
+}
+
+static size_t packed_size_wt(const fast_kernel *k, const op_node *n, const strata_tensor *const *in)
+{
+    int64_t K, M;
+    if (!const_w(in, &K, &M)) return 0;
+    return gemm_f32_packed_b_size(K, M, k->gemm);
+}
+
+static strata_status pack_wt(const fast_kernel *k, const op_node *n, const strata_tensor *const *in, void *packed)
+{
+    int64_t K, M;
+    if (!const_w(in, &K, &M)) return op_error(n, STRATA_INTERNAL, "no constant weight to pack");
+    const strata_tensor *w = in[1];
+    float *wt = mem_alloc((size_t)(K * M) * sizeof *wt);
+    if (!wt) return op_error(n, STRATA_OUT_OF_MEMORY, "out of memory packing %lld x %lld weights", (long long)K, (long long)M);
+    transpose_w(w->data, M, w->dims[1], w->dims[2], w->dims[3], wt);
+    strata_status st = gemm_f32_pack_b(K, M, wt, M, false, k->gemm, packed);
+    mem_free(wt);
+    return st;
+}
+
+typedef struct im2col_job {
+    const nhwc_shape *s;
+    const float *x;
+    float *a;          /* [N*Ho*Wo, kh*kw*C] */
+    int64_t per_task, rows;
+} im2col_job;
+
+static void im2col_task(void *arg, int64_t t, int thread_index)
+{
+    (void)thread_index;
+    const im2col_job *j = arg;
+    const nhwc_shape *s = j->s;
+    const nn_window *w = &s->win;
+    int64_t K = s->kh * s->kw * s->C;
+    int64_t r0 = t * j->per_task, r1 = r0 + j->per_task < j->rows ? r0 + j->per_task : j->rows;
+    for (int64_t r = r0; r < r1; r++) {
+        int64_t img = r / (s->Ho * s->Wo), p = r % (s->Ho * s->Wo), oh = p / s->Wo, ow = p % s->Wo;
+        float *dst = j->a + r * K;
+        const float *xi = j->x + img * s->H * s->W * s->C;
+        for (int64_t i = 0; i < s->kh; i++) {
+            int64_t ih = oh * w->s[0] - w->pb[0] + i * w->d[0];
+            for (int64_t jj = 0; jj < s->kw; jj++) {
+                int64_t iw = ow * w->s[1] - w->pb[1] + jj * w->d[1];
+                float *d = dst + (i * s->kw + jj) * s->C;
+                if (ih < 0 || ih >= s->H || iw < 0 || iw >= s->W) memset(d, 0, (size_t)s->C * sizeof *d);
+                else memcpy(d, xi + (ih * s->W + iw) * s->C, (size_t)s->C * sizeof *d);
+            }
+        }
+    }
+}
+
+static int64_t tasks_for(int64_t rows, int64_t per_task)
+{
+    return per_task > 0 ? (rows + per_task - 1) / per_task : 0;
+}
+
+static strata_status run_gemm(const fast_kernel *k, const op_node *n, const strata_tensor *const *in,
+                              strata_tensor *const *out, const kernel_ctx *ctx)
+{
+    strata_tensor *y = out[0];
+    const strata_tensor *b = n->n_inputs > 2 ? in[2] : NULL, *z = n->n_inputs > 3 ? in[3] : NULL;
+    nhwc_shape s;
+    strata_status st = geometry(n, in[0], &in[1]->dims[2], y, false, &s);
+    if (st != STRATA_OK) return st;
+    if (in[1]->dims[1] != s.C || in[1]->dims[0] != s.M)
+        return op_error(n, STRATA_INVALID_ARGUMENT, "weights [%lld, %lld, ...] do not fit %lld input / %lld output channels",
+                        (long long)in[1]->dims[0], (long long)in[1]->dims[1], (long long)s.C, (long long)s.M);
+    if (b && b->dims[0] != s.M) return op_error(n, STRATA_INVALID_ARGUMENT, "bias has %lld entries, %lld channels", (long long)b->dims[0], (long long)s.M);
+    fast_act act;
+    fast_activation(n, &act);
+    bool z_exact = z && fast_same_dims(z, y);
+    bool tail = (z && !z_exact) || act.post != FAST_POST_NONE;
+    int64_t K = s.kh * s.kw * s.C, rows = s.N * s.Ho * s.Wo;
+    if (rows <= 0 || s.M <= 0) return STRATA_OK;
+    const nn_window *w = &s.win;
+    bool direct = s.kh == 1 && s.kw == 1 && w->s[0] == 1 && w->s[1] == 1 && w->pb[0] == 0 && w->pb[1] == 0 &&
+                  s.Ho == s.H && s.Wo == s.W;
+    const void *packed = fast_packed_input(n, in);
+    if (packed) {
+        size_t have = (size_t)strata_tensor_numel(in[op_attr_int(n, "packed_input", 0)]);
+        if (have < gemm_f32_packed_b_size(K, s.M, k->gemm))
+            return op_error(n, STRATA_INVALID_ARGUMENT, "packed weights hold %zu bytes, %zu needed for %lld x %lld", have,
+                            gemm_f32_packed_b_size(K, s.M, k->gemm), (long long)K, (long long)s.M);
+    }
+    float *cols = NULL, *wt = NULL;
+    const float *A = in[0]->data;
+    if (!direct) {
+        cols = mem_alloc((size_t)(rows * K) * sizeof *cols);
+        if (!cols) return nn_util_oom(n);
+        im2col_job j = {&s, in[0]->data, cols, 0, rows};
+        int64_t want = (int64_t)thread_pool_size(ctx->pool) * 4;
+        j.per_task = (rows + want - 1) / want;
+        thread_pool_parallel_for(ctx->pool, tasks_for(rows, j.per_task), im2col_task, &j);
+        A = cols;
+    }
+    if (!packed) {
+        if (!in[1]->data) {
+            mem_free(cols);
+            return op_error(n, STRATA_INVALID_ARGUMENT, "weights have neither values nor a packed form");
+        }
+        wt = mem_alloc((size_t)(K * s.M) * sizeof *wt);
+        if (!wt) {
+            mem_free(cols);
+            return nn_util_oom(n);
+        }
+        transpose_w(in[1]->data, s.M, s.C, s.kh, s.kw, wt);
+    }
+    gemm_args a = gemm_args_make(rows, s.M, K, A, wt, y->data);
+    a.isa = k->gemm;
+    if (b) {
+        a.epi.bias_kind = GEMM_BIAS_COL;
+        a.epi.bias = b->data;
+    }
+    if (z_exact && !tail) {
+        a.epi.residual = z->data;
+        a.epi.ldr = s.M;
+    }
+    if (!tail) {
+        a.epi.act = act.gemm;
+        a.epi.act_min = act.act_min;
+        a.epi.act_max = act.act_max;
+    }
+    st = packed ? gemm_f32_with_packed_b(&a, packed, ctx->pool) : gemm_f32(&a, ctx->pool);
+    mem_free(cols);
+    mem_free(wt);
+    if (st == STRATA_OK && tail) fast_tail(y->data, y->dims, y->rank, z, &act);
+    return st;
+}
+
+/* ---- depthwise ------------------------------------------------------------------------------ */
+
+
+typedef struct dw_job {
+    const nhwc_shape *s;
+    const float *x, *w, *b, *z; /* w: [kh*kw, C] */
+    float *y;
+    int act;                    /* 0 none, 1 relu, 2 clip */
+    float lo, hi;
+    gemm_isa isa;
+} dw_job;
+
+static void dw_pixel_c(float *y, int64_t C, const float *const *src, const float *w, int ntaps,
+                       const float *bias, const float *z, int act, float lo, float hi)
+{
+    for (int64_t c = 0; c < C; c++) y[c] = bias ? bias[c] : 0.0f;
+    for (int t = 0; t < ntaps; t++) {
+        if (!src[t]) continue;
+        const float *xs = src[t], *ws = w + t * C;
+        for (int64_t c = 0; c < C; c++) y[c] += xs[c] * ws[c];
+    }
+    if (z)
+        for (int64_t c = 0; c < C; c++) y[c] += z[c];
+    if (act == 1)
+        for (int64_t c = 0; c < C; c++) y[c] = y[c] > 0 ? y[c] : 0;
+    else if (act == 2)
+        for (int64_t c = 0; c < C; c++) y[c] = y[c] < lo ? lo : y[c] > hi ? hi : y[c];
+}
+
+/* Task t: output row (image, oh). */
+static void dw_row(void *arg, int64_t t, int thread_index)
+{
+    (void)thread_index;
+    const dw_job *j = arg;
+    const nhwc_shape *s = j->s;
+    const nn_window *w = &s->win;
+    int64_t img = t / s->Ho, oh = t % s->Ho;
+    const float *xi = j->x + img * s->H * s->W * s->C;
+    const float *src[DW_MAX_TAPS];
+    int ntaps = (int)(s->kh * s->kw);
+    for (int64_t ow = 0; ow < s->Wo; ow++) {
+        for (int64_t i = 0; i < s->kh; i++) {
+            int64_t ih = oh * w->s[0] - w->pb[0] + i * w->d[0];
+            for (int64_t jj = 0; jj < s->kw; jj++) {
+                int64_t iw = ow * w->s[1] - w->pb[1] + jj * w->d[1];
+                src[i * s->kw + jj] = ih < 0 || ih >= s->H || iw < 0 || iw >= s->W ? NULL : xi + (ih * s->W + iw) * s->C;
+            }
+        }
+        int64_t o = (t * s->Wo + ow) * s->C;
+        float *y = j->y + o;
+        const float *z = j->z ? j->z + o : NULL;
+#if defined(__x86_64__)
+        if (j->isa == GEMM_ISA_AVX512) {
+            dwnhwc_f32_pixel__avx512(y, s->C, src, j->w, ntaps, j->b, z, j->act, j->lo, j->hi);
+            continue;
+        }
+        if (j->isa == GEMM_ISA_AVX2) {
+            dwnhwc_f32_pixel__avx2(y, s->C, src, j->w, ntaps, j->b, z, j->act, j->lo, j->hi);
+            continue;
+        }
+#endif
+        dw_pixel_c(y, s->C, src, j->w, ntaps, j->b, z, j->act, j->lo, j->hi);
+    }
+}
+
+static strata_status run_dw(const fast_kernel *k, const op_node *n, const strata_tensor *const *in,
+                            strata_tensor *const *out, const kernel_ctx *ctx)
+{
+    strata_tensor *y = out[0];
+    const strata_tensor *b = n->n_inputs > 2 ? in[2] : NULL, *z = n->n_inputs > 3 ? in[3] : NULL;
+    nhwc_shape s;
+    strata_status st = geometry(n, in[0], &in[1]->dims[2], y, false, &s);
+    if (st != STRATA_OK) return st;
+    if (s.M != s.C || (b && b->dims[0] != s.C))
+        return op_error(n, STRATA_INVALID_ARGUMENT, "depthwise conv needs as many outputs and biases as channels (%lld)", (long long)s.C);
+    if (!in[1]->data) return op_error(n, STRATA_INVALID_ARGUMENT, "depthwise weights have no values");
+    if (s.kh * s.kw > DW_MAX_TAPS || s.kh * s.kw <= 0)
+        return op_error(n, STRATA_INVALID_ARGUMENT, "depthwise kernel of %lld taps (at most %d)", (long long)(s.kh * s.kw), DW_MAX_TAPS);
+    fast_act act;
+    fast_activation(n, &act);
+    bool z_exact = z && fast_same_dims(z, y);
+    bool simple_act = act.post == FAST_POST_NONE &&
+                      (act.gemm == GEMM_ACT_NONE || act.gemm == GEMM_ACT_RELU || act.gemm == GEMM_ACT_CLIP);
+    bool tail = (z && !z_exact) || !simple_act;
+    int64_t taps = s.kh * s.kw;
+    float *wt = mem_alloc((size_t)(taps * s.C) * sizeof *wt);
+    if (!wt) return nn_util_oom(n);
+    const float *w = in[1]->data;
+    for (int64_t c = 0; c < s.C; c++)
+        for (int64_t t = 0; t < taps; t++) wt[t * s.C + c] = w[c * taps + t];
+    dw_job j = {&s, in[0]->data, wt, b ? b->data : NULL, z_exact && !tail ? z->data : NULL, y->data, 0,
+                act.act_min, act.act_max, k->gemm};
+    if (!tail) j.act = act.gemm == GEMM_ACT_RELU ? 1 : act.gemm == GEMM_ACT_CLIP ? 2 : 0;
+    thread_pool_parallel_for(ctx->pool, s.N * s.Ho, dw_row, &j);
+    mem_free(wt);
+    if (tail) fast_tail(y->data, y->dims, y->rank, z, &act);
+    return STRATA_OK;
+}
+
+/* ---- pools ---------------------------------------------------------------------------------- */
+
+static bool supports_pool(const op_node *n, const strata_tensor *const *in)
+{
+    if (n->n_inputs != 1 || n->n_outputs != 1 || !fast_f32(in[0]) || in[0]->rank != 4) return false;
+    if (nhwc_op(n, "GlobalAveragePool")) return true;
+    if (!nhwc_op(n, "MaxPool") && !nhwc_op(n, "AveragePool")) return false;
+    size_t nk = 0;
+    const int64_t *ks = op_attr_ints(n, "kernel_shape", &nk);
+    return ks && nk == 2 && op_attr_int(n, "storage_order", 0) == 0;
+}
+
+typedef struct pool_job {
+    const nhwc_shape *s;
+    const float *x;
+    float *y;
+    bool max, include_pad;
+} pool_job;
+
+static void pool_row(void *arg, int64_t t, int thread_index)
+{
+    (void)thread_index;
+    const pool_job *j = arg;
+    const nhwc_shape *s = j->s;
+    const nn_window *w = &s->win;
+    int64_t img = t / s->Ho, oh = t % s->Ho, C = s->C;
+    const float *xi = j->x + img * s->H * s->W * C;
+    for (int64_t ow = 0; ow < s->Wo; ow++) {
+        float *y = j->y + (t * s->Wo + ow) * C;
+        for (int64_t c = 0; c < C; c++) y[c] = j->max ? -INFINITY : 0.0f;
+        int64_t count = 0;
+        for (int64_t i = 0; i < s->kh; i++) {
+            int64_t ih = oh * w->s[0] - w->pb[0] + i * w->d[0];
+            for (int64_t jj = 0; jj < s->kw; jj++) {
+                int64_t iw = ow * w->s[1] - w->pb[1] + jj * w->d[1];
+                if (ih < 0 || ih >= s->H || iw < 0 || iw >= s->W) {
+                    /* count_include_pad counts the explicit padding, not what ceil_mode adds */
+                    if (ih < s->H + w->pe[0] && iw < s->W + w->pe[1]) count += j->include_pad;
+                    continue;
+                }
+                const float *x = xi + (ih * s->W + iw) * C;
+                count++;
+                if (j->max)
+                    for (int64_t c = 0; c < C; c++) y[c] = x[c] > y[c] ? x[c] : y[c];
+                else
+                    for (int64_t c = 0; c < C; c++) y[c] += x[c];
+            }
+        }
+        if (!j->max) {
+            float inv = count > 0 ? 1.0f / (float)count : 0.0f;
+            for (int64_t c = 0; c < C; c++) y[c] *= inv;
+        }
+    }
+}
+
+typedef struct gap_job {
+    const float *x;
+    float *y;
+    int64_t HW, C;
+} gap_job;
+
+static void gap_image(void *arg, int64_t t, int thread_index)
+{
+    (void)thread_index;
+    const gap_job *j = arg;
+    float *y = j->y + t * j->C;
+    const float *x = j->x + t * j->HW * j->C;
+    for (int64_t c = 0; c < j->C; c++) y[c] = 0.0f;
+    for (int64_t p = 0; p < j->HW; p++)
+        for (int64_t c = 0; c < j->C; c++) y[c] += x[p * j->C + c];
+    float inv = j->HW > 0 ? 1.0f / (float)j->HW : 0.0f;
+    for (int64_t c = 0; c < j->C; c++) y[c] *= inv;
+}
+
+static strata_status run_pool(const fast_kernel *k, const op_node *n, const strata_tensor *const *in,
+                              strata_tensor *const *out, const kernel_ctx *ctx)
+{
+    (void)k;
+    const strata_tensor *x = in[0];
+    strata_tensor *y = out[0];
+    if (strcmp(n->op_type, "GlobalAveragePool") == 0) {
+        gap_job j = {x->data, y->data, x->dims[1] * x->dims[2], x->dims[3]};
+        thread_pool_parallel_for(ctx->pool, x->dims[0], gap_image, &j);
+        return STRATA_OK;
+    }
+    nhwc_shape s;
+    strata_status st = geometry(n, x, NULL, y, op_attr_int(n, "ceil_mode", 0) != 0, &s);
+    if (st != STRATA_OK) return st;
+    if (s.M != s.C) return op_error(n, STRATA_INTERNAL, "pool output channels differ from the input's");
+    pool_job j = {&s, x->data, y->data, strcmp(n->op_type, "MaxPool") == 0, op_attr_int(n, "count_include_pad", 0) != 0};
+    thread_pool_parallel_for(ctx->pool, s.N * s.Ho, pool_row, &j);
+    return STRATA_OK;
+}
+
+const fast_kernel fast_conv_nhwc_kernels[] = {
+    {"conv_nhwc_f32_gemm__avx512", "FusedConv", "com.strata", CPU_AVX512, GEMM_ISA_AVX512, 40, supports_gemm, run_gemm, packed_size_wt, pack_wt},
+    {"conv_nhwc_f32_gemm__avx2", "FusedConv", "com.strata", CPU_AVX2, GEMM_ISA_AVX2, 35, supports_gemm, run_gemm, packed_size_wt, pack_wt},
+    {"conv_nhwc_f32_gemm__scalar", "FusedConv", "com.strata", 0, GEMM_ISA_SCALAR, 32, supports_gemm, run_gemm, packed_size_wt, pack_wt},
+    {"conv_nhwc_f32_dw__avx512", "FusedConv", "com.strata", CPU_AVX512, GEMM_ISA_AVX512, 40, supports_dw, run_dw, NULL, NULL},
+    {"conv_nhwc_f32_dw__avx2", "FusedConv", "com.strata", CPU_AVX2, GEMM_ISA_AVX2, 35, supports_dw, run_dw, NULL, NULL},
+    {"conv_nhwc_f32_dw__scalar", "FusedConv", "com.strata", 0, GEMM_ISA_SCALAR, 32, supports_dw, run_dw, NULL, NULL},
+    {"maxpool_nhwc_f32__scalar", "MaxPool", "com.strata", 0, GEMM_ISA_SCALAR, 10, supports_pool, run_pool, NULL, NULL},
+    {"avgpool_nhwc_f32__scalar", "AveragePool", "com.strata", 0, GEMM_ISA_SCALAR, 10, supports_pool, run_pool, NULL, NULL},
+    {"gap_nhwc_f32__scalar", "GlobalAveragePool", "com.strata", 0, GEMM_ISA_SCALAR, 10, supports_pool, run_pool, NULL, NULL},
+};
+const size_t fast_conv_nhwc_count = ARRAY_LEN(fast_conv_nhwc_kernels);
