@@ -10,9 +10,9 @@ WARN    += -Werror
 endif
 CFLAGS  += -std=c11 $(OPT) -g -fPIC -fvisibility=hidden -D_DEFAULT_SOURCE $(WARN) -Iinclude -Isrc -Itests \
            -I$(BUILD)/gen
-LDLIBS  += -lcjson -lmicrohttpd -lgrpc -lgpr -lprotobuf-c -lm -lpthread
+LDLIBS  += -lcjson -lmicrohttpd -lgrpc -lgpr -lprotobuf-c -ldnnl -lgomp -lm -lpthread
 
-SRC     := $(sort $(wildcard src/core/*.c src/kernels/*.c src/kernels/ref/*.c src/kernels/x86/*.c \
+SRC     := $(sort $(wildcard src/core/*.c src/kernels/*.c src/kernels/ref/*.c src/kernels/x86/*.c src/kernels/dnnl/*.c \
                              src/ir/*.c src/serialize/*.c src/optimize/*.c src/compile/*.c \
                              src/runtime/*.c src/server/*.c))
 OBJ     := $(SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/grpc_service.pb-c.o

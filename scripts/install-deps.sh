@@ -21,7 +21,8 @@ done
 
 # build: compiler, make, cJSON, protobuf-c;  tests: bash, /usr/bin/time, onnx's checker, numpy
 PKGS="build-essential pkg-config libcjson-dev libprotobuf-c-dev protobuf-c-compiler time
-python3 python3-numpy python3-onnx libmicrohttpd-dev python3-requests libgrpc-dev python3-grpcio python3-grpc-tools prometheus"
+python3 python3-numpy python3-onnx libmicrohttpd-dev python3-requests libgrpc-dev python3-grpcio python3-grpc-tools prometheus
+libdnnl-dev"
 # models (--models): Debian's torch, torchvision (bench models), scikit-learn (digits data)
 [ "$MODELS" = 1 ] && PKGS="$PKGS python3-torch python3-torchvision python3-sklearn"
 

@@ -32,6 +32,8 @@ extern const fast_kernel fast_conv_nhwc_kernels[];
 extern const size_t fast_conv_nhwc_count;
 extern const fast_kernel fast_matmul_kernels[];
 extern const size_t fast_matmul_count;
+extern const fast_kernel fast_dnnl_kernels[]; /* dnnl/gemm.c: oneDNN sgemm */
+extern const size_t fast_dnnl_count;
 extern const fast_kernel fast_pool_kernels[];
 extern const size_t fast_pool_count;
 extern const fast_kernel fast_transformer_kernels[];

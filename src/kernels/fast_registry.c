@@ -14,6 +14,7 @@ static const family families[] = {
     {fast_conv_kernels, &fast_conv_count},
     {fast_matmul_kernels, &fast_matmul_count},
     {fast_pool_kernels, &fast_pool_count},
+    {fast_dnnl_kernels, &fast_dnnl_count},
     {fast_transformer_kernels, &fast_transformer_count},
 };
 
