@@ -35,17 +35,17 @@ if [ -d "$SHARED/testdata/onnx-backend/node" ]; then
     # (with STRATA_STRESS_ARENA: garbage in every free arena byte before each step)
     STRATA_STRESS_ARENA=1 "$BUILD/strata" conformance --compiled "${dirs[@]}" > "$BUILD/conformance-compiled.log" 2>&1
     grep -E '^all: ' "$BUILD/conformance-compiled.log" | sed 's/^all:/compiled:/'
-    # and once more with convolutions kept NCHW (the other layout's kernels)
-    STRATA_LAYOUT=nchw STRATA_STRESS_ARENA=1 "$BUILD/strata" conformance --compiled "${dirs[@]}" > "$BUILD/conformance-nchw.log" 2>&1
-    grep -E '^all: ' "$BUILD/conformance-nchw.log" | sed 's/^all:/compiled nchw:/'
+    # and once more with every convolution region in NHWC (the other layout's kernels)
+    STRATA_LAYOUT=nhwc STRATA_STRESS_ARENA=1 "$BUILD/strata" conformance --compiled "${dirs[@]}" > "$BUILD/conformance-nhwc.log" 2>&1
+    grep -E '^all: ' "$BUILD/conformance-nhwc.log" | sed 's/^all:/compiled nhwc:/'
     worse=$(comm -13 <(grep -oE '^FAIL [A-Za-z0-9_]+' "$BUILD/conformance.log" | sort) \
-                     <(cat "$BUILD/conformance-compiled.log" "$BUILD/conformance-nchw.log" | grep -oE '^FAIL [A-Za-z0-9_]+' | sort -u))
+                     <(cat "$BUILD/conformance-compiled.log" "$BUILD/conformance-nhwc.log" | grep -oE '^FAIL [A-Za-z0-9_]+' | sort -u))
     if [ -z "$worse" ]; then
         echo "conformance --compiled: agrees with the reference path on every passing test"
         passed=$((passed + 1))
     else
         echo "FAIL conformance --compiled: fails where the reference passes:"; echo "$worse" | head -20
-        grep -F -f <(echo "$worse" | sed 's/^FAIL //') "$BUILD/conformance-compiled.log" "$BUILD/conformance-nchw.log" | head -20
+        grep -F -f <(echo "$worse" | sed 's/^FAIL //') "$BUILD/conformance-compiled.log" "$BUILD/conformance-nhwc.log" | head -20
         failed=$((failed + 1))
     fi
 else

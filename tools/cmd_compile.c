@@ -36,10 +36,11 @@ int cmd_compile(int argc, char **argv)
             }
         } else if (strcmp(argv[i], "--layout") == 0 && i + 1 < argc) {
             const char *l = argv[++i];
-            if (strcmp(l, "nhwc") == 0) o.layout = LAYOUT_AUTO;
+            if (strcmp(l, "auto") == 0) o.layout = LAYOUT_AUTO;
+            else if (strcmp(l, "nhwc") == 0) o.layout = LAYOUT_NHWC;
             else if (strcmp(l, "nchw") == 0) o.layout = LAYOUT_NCHW;
             else {
-                fprintf(stderr, "strata compile: --layout is nhwc or nchw, not '%s'\n", l);
+                fprintf(stderr, "strata compile: --layout is auto, nhwc or nchw, not '%s'\n", l);
                 return 2;
             }
         } else if (strcmp(argv[i], "--timing-cache") == 0 && i + 1 < argc) {
@@ -58,7 +59,7 @@ int cmd_compile(int argc, char **argv)
     if (!path || !out) {
         fprintf(stderr, "usage: strata compile MODEL -o OUT.plan|OUT.onnx [--shape NAME=1x3x224x224 | "
                         "--profile NAME=MIN:OPT:MAX] [--tactics heuristic|autotune|reference] [--timing-cache FILE]\n"
-                        "       [--layout nhwc|nchw]"
+                        "       [--layout auto|nhwc|nchw]"
                         "       [--threads N] [--dump DIR] [-v]\n");
         return 2;
     }

@@ -112,7 +112,7 @@ TEST(layout_pass_makes_conv_chain_nhwc)
     for (int64_t i = 0; i < strata_tensor_numel(in); i++) xv[i] = (float)((i * 37) % 101) / 50.0f - 1.0f;
     const strata_tensor *ins[1] = {in};
     EXPECT_OK(ir_eval(g, NULL, ins, 1, &before, 1));
-    unsetenv("STRATA_LAYOUT"); /* the pass is on by default */
+    setenv("STRATA_LAYOUT", "nhwc", 1); /* every conv region (the default converts depthwise ones) */
     EXPECT_OK(compile_optimize(m, NULL));
     unsetenv("STRATA_LAYOUT");
     g = m->graph;
