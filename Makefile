@@ -32,7 +32,7 @@ $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto
 	protoc-c --proto_path=proto --c_out=$(BUILD)/gen $<
 $(BUILD)/gen/%.pb-c.o: $(BUILD)/gen/%.pb-c.c
 	$(CC) $(CFLAGS) -c $< -o $@
-$(BUILD)/src/server/kserve_grpc.o: $(BUILD)/gen/grpc_service.pb-c.h
+$(BUILD)/src/server/kserve_grpc.o $(BUILD)/tools/cmd_perf.o: $(BUILD)/gen/grpc_service.pb-c.h
 
 # The content hash runs over whole plan files at open: -O3 lets the compiler vectorise it.
 $(BUILD)/src/core/hash.o: OPT := -O3

@@ -1,7 +1,9 @@
 /* tools/cmd_perf.c — `strata perf --url http://HOST:PORT --model NAME`, a load generator in the
  * spirit of Triton's perf_analyzer: N closed-loop clients per concurrency level send KServe v2
  * infer requests (binary extension or JSON) over keep-alive HTTP/1.1, and it reports throughput,
- * client p50/p90/p99 and the server's split (queue, input, infer, output) from /stats deltas. */
+ * client p50/p90/p99 and the server's split (queue, input, infer, output) from /stats deltas.
+ * --protocol grpc sends unary KServe v2 ModelInfer calls (raw_input_contents) instead, one channel
+ * per client, and reads the split from ModelStatistics. */
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -19,9 +21,15 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
+#include <grpc/byte_buffer_reader.h>
+#include <grpc/grpc.h>
+#include <grpc/grpc_security.h>
+#include <grpc/support/time.h>
+#include <protobuf-c/protobuf-c.h>
 
 #include "cli.h"
 #include "core/core.h"
+#include "grpc_service.pb-c.h"
 
 #define PERF_MAX_LEVELS 32
 #define PERF_MAX_CONCURRENCY 1024
@@ -30,11 +38,12 @@
 #define PERF_MAX_SAMPLES ((size_t)1 << 24) /* latencies kept per client */
 
 static const char usage_text[] =
-    "usage: strata perf --url http://HOST:PORT --model NAME [--model-version V] [--protocol http]\n"
+    "usage: strata perf --url http://HOST:PORT --model NAME [--model-version V] [--protocol http|grpc]\n"
     "                   [--concurrency 1,4,16,64] [--duration S (5)] [--warmup S (1)]\n"
     "                   [--input-data random|zero|DIR] [--batch B (1)] [--json] [--timeout S (30)]\n"
     "  DIR holds one file per input, named after it, with the raw little-endian bytes (Triton's\n"
-    "  layout). --json sends JSON tensors instead of the binary tensor data extension.\n";
+    "  layout). --json sends JSON tensors instead of the binary tensor data extension.\n"
+    "  --protocol grpc: --url HOST:PORT is the gRPC port; ModelInfer with raw_input_contents.\n";
 
 typedef struct perf_target {
     char host[256];
@@ -42,6 +51,7 @@ typedef struct perf_target {
     char model[256];
     char version[32];
     int timeout_s;
+    bool grpc;                   /* --protocol grpc */
 } perf_target;
 
 /* One keep-alive connection with a receive buffer. */
@@ -481,6 +491,35 @@ typedef struct perf_client {
     pthread_t thread;
 } perf_client;
 
+/* Counts one finished request: kind 0 success, 1 error status, 2 transport error. */
+static void client_record(perf_client *c, uint64_t t0, uint64_t t1, int kind, int status, const char *msg)
+{
+    /* a request counts where it completes (unbiased for latencies near the window's length) */
+    bool measured = t1 >= c->measure_ns && t1 <= c->end_ns;
+    if (kind == 0) {
+        if (measured) {
+            c->n_ok++;
+            if (c->n_lat == c->cap_lat && c->cap_lat < PERF_MAX_SAMPLES) {
+                size_t nc = c->cap_lat ? c->cap_lat * 2 : 4096;
+                uint64_t *nl = mem_realloc(c->lat, nc * sizeof *nl);
+                if (nl) c->lat = nl, c->cap_lat = nc;
+            }
+            if (c->n_lat < c->cap_lat) c->lat[c->n_lat++] = t1 - t0;
+        }
+        return;
+    }
+    if (measured) {
+        if (kind == 2) c->n_transport++;
+        else c->n_err++;
+    }
+    c->last_err_status = status;
+    snprintf(c->last_err, sizeof c->last_err, "%.150s", msg);
+    if (kind == 2) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL); /* do not spin on a refused connection */
+    }
+}
+
 static void *client_main(void *arg)
 {
     perf_client *c = arg;
@@ -491,30 +530,7 @@ static void *client_main(void *arg)
         perf_response r;
         http_call(&conn, c->t, "POST", c->rq->path, c->rq->headers, c->rq->bytes, c->rq->n, &r);
         uint64_t t1 = clock_now_ns();
-        /* a request counts where it completes (unbiased for latencies near the window's length) */
-        bool measured = t1 >= c->measure_ns && t1 <= c->end_ns;
-        if (r.status == 200) {
-            if (measured) {
-                c->n_ok++;
-                if (c->n_lat == c->cap_lat && c->cap_lat < PERF_MAX_SAMPLES) {
-                    size_t nc = c->cap_lat ? c->cap_lat * 2 : 4096;
-                    uint64_t *nl = mem_realloc(c->lat, nc * sizeof *nl);
-                    if (nl) c->lat = nl, c->cap_lat = nc;
-                }
-                if (c->n_lat < c->cap_lat) c->lat[c->n_lat++] = t1 - t0;
-            }
-        } else {
-            if (measured) {
-                if (r.status == 0) c->n_transport++;
-                else c->n_err++;
-            }
-            c->last_err_status = r.status;
-            snprintf(c->last_err, sizeof c->last_err, "%.150s", r.body ? r.body : "(transport error)");
-            if (r.status == 0) {
-                struct timespec ts = {0, 10 * 1000 * 1000};
-                nanosleep(&ts, NULL); /* do not spin on a refused connection */
-            }
-        }
+        client_record(c, t0, t1, r.status == 200 ? 0 : r.status == 0 ? 2 : 1, r.status, r.body ? r.body : "(transport error)");
         mem_free(r.body);
     }
     conn_close(&conn);
@@ -570,6 +586,328 @@ static bool server_stats(const perf_target *t, server_counters *sc)
     return true;
 }
 
+/* ---- gRPC (--protocol grpc): unary calls on a channel with a pluck completion queue ------------- */
+
+#define PERF_GRPC_INFER "/inference.GRPCInferenceService/ModelInfer"
+
+typedef struct perf_grpc {
+    grpc_channel *ch;
+    grpc_completion_queue *cq;
+} perf_grpc;
+
+typedef struct perf_grpc_reply {
+    grpc_status_code code;       /* GRPC_STATUS_UNAVAILABLE etc. for transport failures */
+    char msg[160];               /* the status details */
+    uint8_t *bytes;              /* the response message (owned), NULL when none came */
+    size_t n;
+} perf_grpc_reply;
+
+static void *pb_alloc(void *data, size_t n)
+{
+    (void)data;
+    return mem_alloc(n ? n : 1);
+}
+
+static void pb_free(void *data, void *p)
+{
+    (void)data;
+    mem_free(p);
+}
+
+static ProtobufCAllocator pb_allocator(void)
+{
+    return (ProtobufCAllocator){.alloc = pb_alloc, .free = pb_free, .allocator_data = NULL};
+}
+
+static void grpc_conn_close(perf_grpc *g)
+{
+    if (g->ch) grpc_channel_destroy(g->ch);
+    if (g->cq) {
+        grpc_completion_queue_shutdown(g->cq);
+        grpc_completion_queue_destroy(g->cq);
+    }
+    g->ch = NULL;
+    g->cq = NULL;
+}
+
+static bool grpc_conn_open(perf_grpc *g, const perf_target *t)
+{
+    char target[300];
+    snprintf(target, sizeof target, strchr(t->host, ':') ? "[%s]:%s" : "%s:%s", t->host, t->port);
+    grpc_arg args[2];
+    memset(args, 0, sizeof args);
+    args[0].type = args[1].type = GRPC_ARG_INTEGER;
+    args[0].key = (char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
+    args[0].value.integer = (int)PERF_MAX_BODY;
+    args[1].key = (char *)GRPC_ARG_MAX_SEND_MESSAGE_LENGTH;
+    args[1].value.integer = (int)PERF_MAX_BODY;
+    grpc_channel_args ca = {.num_args = 2, .args = args};
+    grpc_channel_credentials *cr = grpc_insecure_credentials_create();
+    g->ch = cr ? grpc_channel_create(target, cr, &ca) : NULL;
+    if (cr) grpc_channel_credentials_release(cr);
+    g->cq = grpc_completion_queue_create_for_pluck(NULL);
+    if (g->ch && g->cq) return true;
+    grpc_conn_close(g);
+    return false;
+}
+
+/* One unary call of method with the packed request bytes; never waits past timeout_s (+1 s). */
+static void grpc_unary(perf_grpc *g, const char *method, const uint8_t *req, size_t n, int timeout_s, perf_grpc_reply *r)
+{
+    r->code = GRPC_STATUS_UNAVAILABLE;
+    r->msg[0] = 0;
+    r->bytes = NULL;
+    r->n = 0;
+    gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_seconds(timeout_s, GPR_TIMESPAN));
+    grpc_slice mslice = grpc_slice_from_static_string(method);
+    grpc_call *call = grpc_channel_create_call(g->ch, NULL, GRPC_PROPAGATE_DEFAULTS, g->cq, mslice, NULL, deadline, NULL);
+    if (!call) {
+        snprintf(r->msg, sizeof r->msg, "cannot create a call of %s", method);
+        return;
+    }
+    grpc_slice body = grpc_slice_from_static_buffer(req, n); /* req outlives the call */
+    grpc_byte_buffer *send = grpc_raw_byte_buffer_create(&body, 1), *recv = NULL;
+    grpc_metadata_array md_init, md_trail;
+    grpc_metadata_array_init(&md_init);
+    grpc_metadata_array_init(&md_trail);
+    grpc_status_code code = GRPC_STATUS_UNKNOWN;
+    grpc_slice details = grpc_empty_slice();
+    grpc_op ops[6];
+    memset(ops, 0, sizeof ops);
+    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[1].op = GRPC_OP_SEND_MESSAGE;
+    ops[1].data.send_message.send_message = send;
+    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+    ops[3].data.recv_initial_metadata.recv_initial_metadata = &md_init;
+    ops[4].op = GRPC_OP_RECV_MESSAGE;
+    ops[4].data.recv_message.recv_message = &recv;
+    ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+    ops[5].data.recv_status_on_client.trailing_metadata = &md_trail;
+    ops[5].data.recv_status_on_client.status = &code;
+    ops[5].data.recv_status_on_client.status_details = &details;
+    grpc_call_error ce = send ? grpc_call_start_batch(call, ops, 6, call, NULL) : GRPC_CALL_ERROR;
+    if (ce == GRPC_CALL_OK) {
+        /* the call's deadline ends it; the wait's own limit is only a guard */
+        gpr_timespec guard = gpr_time_add(deadline, gpr_time_from_seconds(1, GPR_TIMESPAN));
+        grpc_event ev = grpc_completion_queue_pluck(g->cq, call, guard, NULL);
+        if (ev.type != GRPC_OP_COMPLETE) {
+            grpc_call_cancel(call, NULL);
+            grpc_completion_queue_pluck(g->cq, call, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
+            code = GRPC_STATUS_DEADLINE_EXCEEDED;
+        }
+        r->code = code;
+        size_t k = GRPC_SLICE_LENGTH(details);
+        if (k >= sizeof r->msg) k = sizeof r->msg - 1;
+        memcpy(r->msg, GRPC_SLICE_START_PTR(details), k);
+        r->msg[k] = 0;
+        if (recv && code == GRPC_STATUS_OK) {
+            grpc_byte_buffer_reader rd;
+            if (grpc_byte_buffer_reader_init(&rd, recv)) {
+                grpc_slice all = grpc_byte_buffer_reader_readall(&rd);
+                grpc_byte_buffer_reader_destroy(&rd);
+                r->n = GRPC_SLICE_LENGTH(all);
+                r->bytes = mem_alloc(r->n ? r->n : 1);
+                if (r->bytes) memcpy(r->bytes, GRPC_SLICE_START_PTR(all), r->n);
+                else r->code = GRPC_STATUS_RESOURCE_EXHAUSTED, snprintf(r->msg, sizeof r->msg, "out of memory");
+                grpc_slice_unref(all);
+            }
+        }
+    } else {
+        snprintf(r->msg, sizeof r->msg, "grpc_call_start_batch failed (%d)", (int)ce);
+    }
+    if (recv) grpc_byte_buffer_destroy(recv);
+    if (send) grpc_byte_buffer_destroy(send);
+    grpc_slice_unref(details);
+    grpc_metadata_array_destroy(&md_init);
+    grpc_metadata_array_destroy(&md_trail);
+    grpc_call_unref(call);
+}
+
+/* Packs m into a new buffer (mem_alloc). */
+static uint8_t *pb_pack(const ProtobufCMessage *m, size_t *n)
+{
+    *n = protobuf_c_message_get_packed_size(m);
+    uint8_t *b = mem_alloc(*n ? *n : 1);
+    if (b) protobuf_c_message_pack(m, b);
+    return b;
+}
+
+/* Unary call of a small message, unpacked by d (NULL with a message on stderr). */
+static ProtobufCMessage *grpc_query(perf_grpc *g, const perf_target *t, const char *method, const ProtobufCMessage *req,
+                                    const ProtobufCMessageDescriptor *d, bool quiet)
+{
+    size_t n;
+    uint8_t *b = pb_pack(req, &n);
+    if (!b) return NULL;
+    perf_grpc_reply r;
+    grpc_unary(g, method, b, n, t->timeout_s, &r);
+    mem_free(b);
+    ProtobufCAllocator a = pb_allocator();
+    ProtobufCMessage *m = r.code == GRPC_STATUS_OK && r.bytes ? protobuf_c_message_unpack(d, &a, r.n, r.bytes) : NULL;
+    if (!m && !quiet)
+        fprintf(stderr, "strata perf: %s: gRPC status %d %s\n", method, (int)r.code, r.code == GRPC_STATUS_OK ? "(response does not decode)" : r.msg);
+    mem_free(r.bytes);
+    return m;
+}
+
+/* The packed ModelInferRequest (raw_input_contents) from ModelMetadata over gRPC. */
+static bool build_request_grpc(perf_grpc *g, const perf_target *t, const char *input_data, int64_t batch, perf_request *out)
+{
+    Inference__ModelMetadataRequest mq = INFERENCE__MODEL_METADATA_REQUEST__INIT;
+    mq.name = (char *)t->model;
+    mq.version = (char *)t->version;
+    ProtobufCAllocator a = pb_allocator();
+    Inference__ModelMetadataResponse *meta = (Inference__ModelMetadataResponse *)grpc_query(
+        g, t, "/inference.GRPCInferenceService/ModelMetadata", &mq.base, &inference__model_metadata_response__descriptor, false);
+    if (!meta) return false;
+    out->rows = batch;
+    size_t n_in = meta->n_inputs;
+    bool ok = n_in > 0;
+    if (!ok) fprintf(stderr, "strata perf: model metadata lists no inputs\n");
+    bool zero = strcmp(input_data, "zero") == 0, random = strcmp(input_data, "random") == 0;
+    Inference__ModelInferRequest req = INFERENCE__MODEL_INFER_REQUEST__INIT;
+    req.model_name = (char *)t->model;
+    req.model_version = (char *)t->version;
+    Inference__ModelInferRequest__InferInputTensor *ins = mem_calloc(n_in ? n_in : 1, sizeof *ins);
+    Inference__ModelInferRequest__InferInputTensor **inp = mem_calloc(n_in ? n_in : 1, sizeof *inp);
+    ProtobufCBinaryData *raw = mem_calloc(n_in ? n_in : 1, sizeof *raw);
+    int64_t *shapes = mem_calloc(n_in ? n_in * 16 : 1, sizeof *shapes);
+    ok = ok && ins && inp && raw && shapes;
+    uint64_t seed = 0x9E3779B97F4A7C15ull;
+    for (size_t i = 0; ok && i < n_in; i++) {
+        const Inference__ModelMetadataResponse__TensorMetadata *in = meta->inputs[i];
+        size_t esize = 0;
+        strata_dtype type = dtype_of(in->datatype, &esize);
+        if (type == STRATA_DTYPE_UNDEFINED || in->n_shape > 16) {
+            fprintf(stderr, "strata perf: input %zu: unusable metadata (BYTES inputs are not generated)\n", i);
+            ok = false;
+            break;
+        }
+        ins[i] = (Inference__ModelInferRequest__InferInputTensor)INFERENCE__MODEL_INFER_REQUEST__INFER_INPUT_TENSOR__INIT;
+        ins[i].name = in->name;
+        ins[i].datatype = in->datatype;
+        ins[i].shape = shapes + i * 16;
+        ins[i].n_shape = in->n_shape;
+        inp[i] = &ins[i];
+        uint64_t numel = 1;
+        for (size_t d = 0; d < in->n_shape; d++) {
+            int64_t dim = in->shape[d], use = dim >= 0 ? dim : d == 0 ? batch : 1;
+            if (d == 0 && dim >= 0 && batch != 1 && dim != batch) {
+                fprintf(stderr, "strata perf: input '%s' has a fixed dim 0 (%lld): --batch does not apply\n", in->name, (long long)dim);
+                ok = false;
+            }
+            ins[i].shape[d] = use;
+            numel *= (uint64_t)use;
+            if (numel > PERF_MAX_BODY) ok = false;
+        }
+        size_t nbytes = (size_t)numel * esize;
+        if (!ok || nbytes > PERF_MAX_BODY) {
+            ok = false;
+            break;
+        }
+        if (random || zero) {
+            raw[i].data = mem_alloc(nbytes ? nbytes : 1);
+            if (!raw[i].data) {
+                ok = false;
+                break;
+            }
+            fill_random(raw[i].data, type, esize, (size_t)numel, &seed, zero);
+            raw[i].len = nbytes;
+        } else {
+            char fp[4600];
+            size_t n = 0;
+            snprintf(fp, sizeof fp, "%s/%s", input_data, in->name);
+            raw[i].data = (uint8_t *)read_file(fp, PERF_MAX_BODY, &n);
+            raw[i].len = n;
+            if (!raw[i].data || n != nbytes) {
+                fprintf(stderr, "strata perf: %s: %s (want %zu raw bytes)\n", fp, raw[i].data ? "wrong size" : "cannot read", nbytes);
+                ok = false;
+                break;
+            }
+        }
+    }
+    if (ok) {
+        req.n_inputs = n_in;
+        req.inputs = inp;
+        req.n_raw_input_contents = n_in;
+        req.raw_input_contents = raw;
+        out->bytes = (char *)pb_pack(&req.base, &out->n);
+        ok = out->bytes != NULL;
+    }
+    for (size_t i = 0; raw && i < n_in; i++) mem_free(raw[i].data);
+    mem_free(raw);
+    mem_free(shapes);
+    mem_free(inp);
+    mem_free(ins);
+    protobuf_c_message_free_unpacked(&meta->base, &a);
+    return ok;
+}
+
+/* Server counters from ModelStatistics over gRPC (false when not answered). */
+static bool server_stats_grpc(perf_grpc *g, const perf_target *t, server_counters *sc)
+{
+    memset(sc, 0, sizeof *sc);
+    Inference__ModelStatisticsRequest q = INFERENCE__MODEL_STATISTICS_REQUEST__INIT;
+    q.name = (char *)t->model;
+    q.version = (char *)t->version;
+    Inference__ModelStatisticsResponse *r = (Inference__ModelStatisticsResponse *)grpc_query(
+        g, t, "/inference.GRPCInferenceService/ModelStatistics", &q.base, &inference__model_statistics_response__descriptor, true);
+    if (!r) return false;
+#define DUR(x, f) ((x) ? (double)(x)->f : 0.0)
+    for (size_t i = 0; i < r->n_model_stats; i++) {
+        const Inference__ModelStatistics *m = r->model_stats[i];
+        const Inference__InferStatistics *is = m->inference_stats;
+        if (is) {
+            sc->success += DUR(is->success, count);
+            sc->success_ns += DUR(is->success, ns);
+            sc->fail += DUR(is->fail, count);
+            sc->queue_ns += DUR(is->queue, ns);
+            sc->input_ns += DUR(is->compute_input, ns);
+            sc->infer_ns += DUR(is->compute_infer, ns);
+            sc->output_ns += DUR(is->compute_output, ns);
+        }
+        sc->inferences += (double)m->inference_count;
+        sc->execs += (double)m->execution_count;
+    }
+#undef DUR
+    ProtobufCAllocator a = pb_allocator();
+    protobuf_c_message_free_unpacked(&r->base, &a);
+    return true;
+}
+
+/* A closed-loop gRPC client: its own channel and completion queue, ModelInfer until end_ns. */
+static void *grpc_client_main(void *arg)
+{
+    perf_client *c = arg;
+    perf_grpc g = {0};
+    bool open = grpc_conn_open(&g, c->t);
+    ProtobufCAllocator a = pb_allocator();
+    for (;;) {
+        uint64_t t0 = clock_now_ns();
+        if (t0 >= c->end_ns) break;
+        perf_grpc_reply r = {.code = GRPC_STATUS_UNAVAILABLE};
+        if (open) grpc_unary(&g, PERF_GRPC_INFER, (const uint8_t *)c->rq->bytes, c->rq->n, c->t->timeout_s, &r);
+        else snprintf(r.msg, sizeof r.msg, "cannot create a channel");
+        int kind = 0; /* 0 ok, 1 error status, 2 transport */
+        if (r.code == GRPC_STATUS_OK) {
+            Inference__ModelInferResponse *m = r.bytes ? inference__model_infer_response__unpack(&a, r.n, r.bytes) : NULL;
+            if (!m || m->n_outputs == 0) {
+                kind = 1;
+                snprintf(r.msg, sizeof r.msg, "%s", m ? "ModelInferResponse without outputs" : "ModelInferResponse does not decode");
+            }
+            if (m) inference__model_infer_response__free_unpacked(m, &a);
+        } else {
+            kind = r.code == GRPC_STATUS_UNAVAILABLE || r.code == GRPC_STATUS_DEADLINE_EXCEEDED ? 2 : 1;
+        }
+        mem_free(r.bytes);
+        uint64_t t1 = clock_now_ns();
+        client_record(c, t0, t1, kind, (int)r.code, r.msg[0] ? r.msg : "(no details)");
+    }
+    grpc_conn_close(&g);
+    return NULL;
+}
+
 static bool parse_list(const char *s, int *out, size_t *n)
 {
     *n = 0;
@@ -587,7 +925,7 @@ static bool parse_list(const char *s, int *out, size_t *n)
 
 static bool parse_url(const char *url, perf_target *t)
 {
-    const char *p = strncmp(url, "http://", 7) == 0 ? url + 7 : url;
+    const char *p = strncmp(url, "http://", 7) == 0 ? url + 7 : strncmp(url, "grpc://", 7) == 0 ? url + 7 : url;
     if (strncmp(url, "https://", 8) == 0) return false;
     const char *slash = strchr(p, '/');
     size_t n = slash ? (size_t)(slash - p) : strlen(p);
@@ -600,7 +938,7 @@ static bool parse_url(const char *url, perf_target *t)
         *colon = 0;
         snprintf(t->port, sizeof t->port, "%.15s", colon + 1);
     } else {
-        snprintf(t->port, sizeof t->port, "80");
+        snprintf(t->port, sizeof t->port, "%s", t->grpc ? "8001" : "80");
     }
     if (hp[0] == '[') { /* [::1] */
         size_t k = strlen(hp);
@@ -656,8 +994,13 @@ int cmd_perf(int argc, char **argv)
         fputs(usage_text, stderr);
         return 2;
     }
-    if (strcmp(protocol, "http") != 0) {
-        fprintf(stderr, "strata perf: --protocol %s is not supported yet (http only; grpc comes with the gRPC frontend)\n", protocol);
+    if (strcmp(protocol, "http") != 0 && strcmp(protocol, "grpc") != 0) {
+        fprintf(stderr, "strata perf: --protocol %s: want http or grpc\n", protocol);
+        return 2;
+    }
+    t.grpc = strcmp(protocol, "grpc") == 0;
+    if (t.grpc && json) {
+        fprintf(stderr, "strata perf: --json applies to --protocol http only\n");
         return 2;
     }
     if (!parse_url(url, &t)) {
@@ -666,9 +1009,21 @@ int cmd_perf(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
     perf_request rq = {0};
-    if (!build_request(&t, input_data, batch, json, &rq)) return 1;
+    perf_grpc stats_conn = {0}; /* gRPC: metadata and statistics */
+    if (t.grpc) {
+        grpc_init();
+        bool ok = grpc_conn_open(&stats_conn, &t) && build_request_grpc(&stats_conn, &t, input_data, batch, &rq);
+        if (!ok) {
+            grpc_conn_close(&stats_conn);
+            mem_free(rq.bytes);
+            grpc_shutdown();
+            return 1;
+        }
+    } else if (!build_request(&t, input_data, batch, json, &rq)) {
+        return 1;
+    }
     printf("strata perf: %s model '%s'%s%s, %s requests of %zu bytes, batch %lld, %.1f s per level (+%.1f s warmup)\n", url,
-           t.model, t.version[0] ? " version " : "", t.version, json ? "JSON" : "binary", rq.n, (long long)batch, duration, warmup);
+           t.model, t.version[0] ? " version " : "", t.version, t.grpc ? "gRPC raw" : json ? "JSON" : "binary", rq.n, (long long)batch, duration, warmup);
     printf("%11s %10s %10s %9s %9s %9s %9s | %9s %9s %9s %9s %9s %9s %6s\n", "concurrency", "infer/s", "req/s", "avg_us",
            "p50_us", "p90_us", "p99_us", "srv_queue", "srv_input", "srv_infer", "srv_output", "srv_other", "net+http", "batch");
     int rc = 0;
@@ -687,7 +1042,7 @@ int cmd_perf(int argc, char **argv)
         int started = 0;
         for (int k = 0; k < n; k++) {
             cl[k] = (perf_client){.t = &t, .rq = &rq, .start_ns = start, .measure_ns = measure, .end_ns = endt};
-            if (pthread_create(&cl[k].thread, NULL, client_main, &cl[k]) != 0) break;
+            if (pthread_create(&cl[k].thread, NULL, t.grpc ? grpc_client_main : client_main, &cl[k]) != 0) break;
             started++;
         }
         /* server counters around the measured window */
@@ -695,12 +1050,12 @@ int cmd_perf(int argc, char **argv)
             struct timespec ts = {0, 2 * 1000 * 1000};
             nanosleep(&ts, NULL);
         }
-        bool have0 = server_stats(&t, &s0);
+        bool have0 = t.grpc ? server_stats_grpc(&stats_conn, &t, &s0) : server_stats(&t, &s0);
         while (clock_now_ns() < endt) {
             struct timespec ts = {0, 2 * 1000 * 1000};
             nanosleep(&ts, NULL);
         }
-        bool have1 = server_stats(&t, &s1);
+        bool have1 = t.grpc ? server_stats_grpc(&stats_conn, &t, &s1) : server_stats(&t, &s1);
         for (int k = 0; k < started; k++) pthread_join(cl[k].thread, NULL);
         size_t total = 0;
         uint64_t ok = 0, err = 0, tr = 0;
@@ -740,8 +1095,9 @@ int cmd_perf(int argc, char **argv)
         if (err || tr) {
             for (int k = 0; k < started; k++)
                 if (cl[k].last_err[0]) {
-                    fprintf(stderr, "strata perf: concurrency %d: %llu errors, %llu transport errors; last: HTTP %d %s\n", n,
-                            (unsigned long long)err, (unsigned long long)tr, cl[k].last_err_status, cl[k].last_err);
+                    fprintf(stderr, "strata perf: concurrency %d: %llu errors, %llu transport errors; last: %s %d %s\n", n,
+                            (unsigned long long)err, (unsigned long long)tr, t.grpc ? "gRPC status" : "HTTP",
+                            cl[k].last_err_status, cl[k].last_err);
                     break;
                 }
             rc = 1;
@@ -752,5 +1108,9 @@ int cmd_perf(int argc, char **argv)
         mem_free(cl);
     }
     mem_free(rq.bytes);
+    if (t.grpc) {
+        grpc_conn_close(&stats_conn);
+        grpc_shutdown();
+    }
     return rc;
 }

@@ -32,6 +32,29 @@ typedef struct config_io {
     int64_t reshape[STRATA_MAX_DIMS];    /* the model's shape for this tensor, when reshaped */
 } config_io;
 
+/* One input of a model_warmup sample; line/col: where its entry starts in config.pbtxt. */
+typedef struct config_warmup_input {
+    char name[SERVER_MAX_NAME];          /* key */
+    strata_dtype dtype;                  /* data_type */
+    int rank;                            /* dims (without the batch dim when batching) */
+    int64_t dims[STRATA_MAX_DIMS];
+    bool random;                         /* random_data (else zero_data) */
+    int line, col;
+} config_warmup_input;
+
+#define SERVER_MAX_WARMUP 4              /* model_warmup samples kept */
+
+/* One model_warmup sample (Triton's ModelWarmup). */
+typedef struct config_warmup {
+    char name[SERVER_MAX_NAME];          /* sample name, for messages */
+    int64_t batch_size;                  /* rows (1 when not given) */
+    int64_t count;                       /* runs per instance (1 when not given) */
+    size_t n_inputs;
+    config_warmup_input inputs[SERVER_MAX_IO];
+    int line, col;                       /* where the sample starts */
+    int bs_line, bs_col;                 /* where batch_size is (or the sample) */
+} config_warmup;
+
 typedef enum version_policy_kind { POLICY_LATEST = 0, POLICY_ALL = 1, POLICY_SPECIFIC = 2 } version_policy_kind;
 
 typedef struct model_config {
@@ -49,7 +72,11 @@ typedef struct model_config {
     int64_t max_queue_size;              /* default_queue_policy.max_queue_size (0 = unbounded) */
     int64_t default_timeout_us;          /* default_queue_policy.default_timeout_microseconds */
     bool timeout_delay;                  /* timeout_action DELAY (expired requests still run) */
-    int64_t priority_levels;             /* parsed; priorities are not scheduled yet */
+    int64_t priority_levels;             /* dynamic_batching priority_levels (0: none) */
+    int64_t default_priority_level;      /* for requests without one (0: the lowest level) */
+    size_t n_warmup;                     /* model_warmup samples (0: one run on zeros) */
+    config_warmup warmup[SERVER_MAX_WARMUP];
+    char source[256];                    /* config.pbtxt path, for warmup messages */
     int64_t instance_count;              /* instance_group count (sum over groups) */
     version_policy_kind policy;          /* version_policy */
     int64_t policy_latest;               /* latest { num_versions } */

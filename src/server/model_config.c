@@ -408,6 +408,7 @@ static strata_status parse_queue_policy(pb_doc *d, const pb_node *m, model_confi
 static strata_status parse_batching(pb_doc *d, const pb_node *m, model_config *c)
 {
     strata_status st = want_msg(d, m);
+    const pb_node *def = NULL;
     c->dynamic_batching = true;
     for (int k = m->first; st == STRATA_OK && k >= 0; k = d->nodes[k].next) {
         const pb_node *n = &d->nodes[k];
@@ -421,14 +422,19 @@ static strata_status parse_batching(pb_doc *d, const pb_node *m, model_config *c
             st = parse_queue_policy(d, n, c);
         } else if (strcmp(n->key, "priority_levels") == 0) {
             st = get_int(d, n, 0, 1 << 20, &c->priority_levels);
+        } else if (strcmp(n->key, "default_priority_level") == 0) {
+            st = get_int(d, n, 0, 1 << 20, &c->default_priority_level);
+            def = n;
         } else if (strcmp(n->key, "preserve_ordering") == 0 ||
-                   strcmp(n->key, "default_priority_level") == 0 ||
                    strcmp(n->key, "priority_queue_policy") == 0) {
-            /* accepted; priorities are not scheduled yet */
+            /* accepted, no effect */
         } else {
             st = field_err(d, n, "unknown field '%s' in dynamic_batching", n->key);
         }
     }
+    if (st == STRATA_OK && def && c->default_priority_level > 0 && c->default_priority_level > c->priority_levels)
+        st = field_err(d, def, "default_priority_level %lld is outside 1..priority_levels (%lld)",
+                       (long long)c->default_priority_level, (long long)c->priority_levels);
     return st;
 }
 
@@ -496,6 +502,105 @@ static strata_status parse_version_policy(pb_doc *d, const pb_node *m, model_con
     return STRATA_OK;
 }
 
+/* inputs { key: "x" value { data_type: TYPE_FP32 dims: [..] zero_data: true | random_data: true } } */
+static strata_status parse_warmup_input(pb_doc *d, const pb_node *m, config_warmup *w)
+{
+    strata_status st = want_msg(d, m);
+    if (st != STRATA_OK) return st;
+    if (w->n_inputs >= SERVER_MAX_IO) return field_err(d, m, "more than %d inputs in a model_warmup sample", SERVER_MAX_IO);
+    config_warmup_input *in = &w->inputs[w->n_inputs];
+    memset(in, 0, sizeof *in);
+    in->line = m->line;
+    in->col = m->col;
+    const pb_node *value = NULL;
+    for (int k = m->first; k >= 0; k = d->nodes[k].next) {
+        const pb_node *n = &d->nodes[k];
+        if (strcmp(n->key, "key") == 0) st = get_str(d, n, in->name, sizeof in->name);
+        else if (strcmp(n->key, "value") == 0) st = want_msg(d, n), value = n;
+        else st = field_err(d, n, "unknown field '%s' in model_warmup inputs", n->key);
+        if (st != STRATA_OK) return st;
+    }
+    if (!in->name[0]) return field_err(d, m, "model_warmup '%s': inputs entry without a key", w->name);
+    if (!value) return field_err(d, m, "model_warmup '%s': input '%s' has no value", w->name, in->name);
+    for (size_t i = 0; i < w->n_inputs; i++)
+        if (strcmp(w->inputs[i].name, in->name) == 0)
+            return field_err(d, m, "model_warmup '%s': input '%s' is listed twice", w->name, in->name);
+    int n_data = 0;
+    for (int k = value->first; k >= 0; k = d->nodes[k].next) {
+        const pb_node *n = &d->nodes[k];
+        if (strcmp(n->key, "data_type") == 0) {
+            st = want_scalar(d, n);
+            if (st == STRATA_OK) {
+                for (size_t i = 0; i < ARRAY_LEN(dtype_names); i++)
+                    if (strcmp(dtype_names[i].triton, n->value) == 0) in->dtype = dtype_names[i].dtype;
+                if (in->dtype == STRATA_DTYPE_UNDEFINED)
+                    st = field_err(d, n, "unknown data_type '%s' (TYPE_FP32, TYPE_INT64, ...)", n->value);
+            }
+        } else if (strcmp(n->key, "dims") == 0) {
+            st = parse_dims(d, n, &in->rank, in->dims, false);
+        } else if (strcmp(n->key, "zero_data") == 0 || strcmp(n->key, "random_data") == 0) {
+            st = want_scalar(d, n);
+            if (st == STRATA_OK && strcmp(n->value, "true") != 0)
+                st = field_err(d, n, "'%s' wants true, got '%s'", n->key, n->value);
+            in->random = n->key[0] == 'r';
+            n_data++;
+        } else if (strcmp(n->key, "input_data_file") == 0) {
+            st = field_err(d, n, "model_warmup '%s': input_data_file is not supported (use zero_data or random_data)",
+                           w->name);
+        } else {
+            st = field_err(d, n, "unknown field '%s' in model_warmup input '%s'", n->key, in->name);
+        }
+        if (st != STRATA_OK) return st;
+    }
+    if (in->dtype == STRATA_DTYPE_UNDEFINED)
+        return field_err(d, value, "model_warmup '%s': input '%s' has no data_type", w->name, in->name);
+    if (n_data != 1)
+        return field_err(d, value, "model_warmup '%s': input '%s' wants exactly one of zero_data, random_data",
+                         w->name, in->name);
+    w->n_inputs++;
+    return STRATA_OK;
+}
+
+/* model_warmup { name batch_size inputs {..} count } */
+static strata_status parse_warmup(pb_doc *d, const pb_node *m, model_config *c)
+{
+    strata_status st = want_msg(d, m);
+    if (st != STRATA_OK) return st;
+    if (c->n_warmup >= SERVER_MAX_WARMUP) return field_err(d, m, "more than %d model_warmup samples", SERVER_MAX_WARMUP);
+    config_warmup *w = &c->warmup[c->n_warmup];
+    memset(w, 0, sizeof *w);
+    w->batch_size = 1;
+    w->count = 1;
+    w->line = w->bs_line = m->line;
+    w->col = w->bs_col = m->col;
+    snprintf(w->name, sizeof w->name, "#%zu", c->n_warmup + 1);
+    for (int k = m->first; k >= 0; k = d->nodes[k].next) {
+        const pb_node *n = &d->nodes[k];
+        if (strcmp(n->key, "name") == 0) {
+            st = get_str(d, n, w->name, sizeof w->name);
+        }
+    }
+    for (int k = m->first; st == STRATA_OK && k >= 0; k = d->nodes[k].next) {
+        const pb_node *n = &d->nodes[k];
+        if (strcmp(n->key, "name") == 0) {
+            /* read above */
+        } else if (strcmp(n->key, "batch_size") == 0) {
+            st = get_int(d, n, 1, 1 << 16, &w->batch_size);
+            w->bs_line = n->line;
+            w->bs_col = n->col;
+        } else if (strcmp(n->key, "count") == 0) {
+            st = get_int(d, n, 0, 1000, &w->count);
+            if (w->count == 0) w->count = 1; /* Triton: 0 means once */
+        } else if (strcmp(n->key, "inputs") == 0) {
+            st = parse_warmup_input(d, n, w);
+        } else {
+            st = field_err(d, n, "unknown field '%s' in model_warmup", n->key);
+        }
+    }
+    if (st == STRATA_OK) c->n_warmup++;
+    return st;
+}
+
 void model_config_init(model_config *c, const char *name)
 {
     memset(c, 0, sizeof *c);
@@ -507,7 +612,7 @@ void model_config_init(model_config *c, const char *name)
 
 static const char *ignored_fields[] = {
     "runtime", "optimization", "default_model_filename", "cc_model_filenames", "metric_tags",
-    "parameters", "model_warmup", "model_operations", "model_transaction_policy",
+    "parameters", "model_operations", "model_transaction_policy",
     "model_repository_agents", "response_cache", "model_metrics",
 };
 
@@ -561,6 +666,8 @@ strata_status model_config_parse(const char *text, size_t n, const char *source,
             st = parse_instance_group(&d, f, c, &seen_group);
         } else if (strcmp(f->key, "version_policy") == 0) {
             st = parse_version_policy(&d, f, c);
+        } else if (strcmp(f->key, "model_warmup") == 0) {
+            st = parse_warmup(&d, f, c);
         } else if (strcmp(f->key, "sequence_batching") == 0 ||
                    strcmp(f->key, "ensemble_scheduling") == 0 ||
                    strcmp(f->key, "batch_input") == 0 || strcmp(f->key, "batch_output") == 0) {
@@ -583,6 +690,15 @@ strata_status model_config_parse(const char *text, size_t n, const char *source,
                 st = error_set(STRATA_INVALID_MODEL,
                                "%s: preferred_batch_size %lld is larger than max_batch_size %lld",
                                source, (long long)c->preferred[i], (long long)c->max_batch_size);
+        for (size_t i = 0; st == STRATA_OK && i < c->n_warmup; i++) {
+            const config_warmup *w = &c->warmup[i];
+            int64_t max = c->max_batch_size > 0 ? c->max_batch_size : 1;
+            if (w->batch_size > max)
+                st = error_set(STRATA_INVALID_MODEL, "%s:%d:%d: model_warmup '%s': batch_size %lld is larger than %s %lld",
+                               source, w->bs_line, w->bs_col, w->name, (long long)w->batch_size,
+                               c->max_batch_size > 0 ? "max_batch_size" : "1 (max_batch_size is 0)", (long long)max);
+        }
+        snprintf(c->source, sizeof c->source, "%s", source);
     }
 done:
     pb_free(&d);
@@ -670,12 +786,63 @@ static strata_status complete_io(model_config *c, const strata_model *m, bool is
     return STRATA_OK;
 }
 
+/* "[a, b, c]" (-1 as -1) into out. */
+static void dims_text(char *out, size_t cap, int rank, const int64_t *dims)
+{
+    size_t k = (size_t)snprintf(out, cap, "[");
+    for (int d = 0; d < rank && k < cap; d++)
+        k += (size_t)snprintf(out + k, cap - k, "%s%lld", d ? ", " : "", (long long)dims[d]);
+    if (k < cap) snprintf(out + k, cap - k, "]");
+}
+
+/* Checks the model_warmup samples against the completed inputs: every input given once, known,
+ * same data_type, dims that fit the config's (variable dims take any size). */
+static strata_status check_warmup(const model_config *c)
+{
+    const char *src = c->source[0] ? c->source : "config.pbtxt";
+    for (size_t s = 0; s < c->n_warmup; s++) {
+        const config_warmup *w = &c->warmup[s];
+        for (size_t k = 0; k < w->n_inputs; k++) {
+            const config_warmup_input *in = &w->inputs[k];
+            const config_io *io = NULL;
+            for (size_t i = 0; i < c->n_inputs; i++)
+                if (strcmp(c->inputs[i].name, in->name) == 0) io = &c->inputs[i];
+            if (!io)
+                return error_set(STRATA_INVALID_MODEL, "%s:%d:%d: model_warmup '%s': unknown input '%s' (model '%s')",
+                                 src, in->line, in->col, w->name, in->name, c->name);
+            if (io->dtype != in->dtype)
+                return error_set(STRATA_INVALID_MODEL, "%s:%d:%d: model_warmup '%s': input '%s' is %s, the model wants %s",
+                                 src, in->line, in->col, w->name, in->name, triton_dtype(in->dtype),
+                                 triton_dtype(io->dtype));
+            bool fits = in->rank == io->rank;
+            for (int d = 0; fits && d < io->rank; d++) fits = io->dims[d] < 0 || io->dims[d] == in->dims[d];
+            if (!fits) {
+                char got[160], want[160];
+                dims_text(got, sizeof got, in->rank, in->dims);
+                dims_text(want, sizeof want, io->rank, io->dims);
+                return error_set(STRATA_INVALID_MODEL, "%s:%d:%d: model_warmup '%s': input '%s' dims %s do not match the model's %s%s",
+                                 src, in->line, in->col, w->name, in->name, got, want,
+                                 c->max_batch_size > 0 ? " (without the batch dim)" : "");
+            }
+        }
+        for (size_t i = 0; i < c->n_inputs; i++) {
+            bool given = false;
+            for (size_t k = 0; k < w->n_inputs && !given; k++) given = strcmp(w->inputs[k].name, c->inputs[i].name) == 0;
+            if (!given)
+                return error_set(STRATA_INVALID_MODEL, "%s:%d:%d: model_warmup '%s' does not give input '%s'", src,
+                                 w->line, w->col, w->name, c->inputs[i].name);
+        }
+    }
+    return STRATA_OK;
+}
+
 strata_status model_config_complete(model_config *c, const strata_model *m, bool is_plan)
 {
     if (!c->platform[0]) snprintf(c->platform, sizeof c->platform, "%s", is_plan ? "strata_plan" : "onnxruntime_onnx");
     if (!c->backend[0]) snprintf(c->backend, sizeof c->backend, "strata");
     strata_status st = complete_io(c, m, true, is_plan);
     if (st == STRATA_OK) st = complete_io(c, m, false, is_plan);
+    if (st == STRATA_OK) st = check_warmup(c);
     return st;
 }
 
@@ -729,6 +896,7 @@ cJSON *model_config_to_json(const model_config *c)
             cJSON_AddItemToObject(b, "preferred_batch_size", dims_json((int)c->n_preferred, c->preferred));
             cJSON_AddNumberToObject(b, "max_queue_delay_microseconds", (double)c->max_queue_delay_us);
             cJSON_AddNumberToObject(b, "priority_levels", (double)c->priority_levels);
+            cJSON_AddNumberToObject(b, "default_priority_level", (double)c->default_priority_level);
             cJSON *q = cJSON_AddObjectToObject(b, "default_queue_policy");
             if (q) {
                 cJSON_AddStringToObject(q, "timeout_action", c->timeout_delay ? "DELAY" : "REJECT");

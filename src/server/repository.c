@@ -278,35 +278,85 @@ static void snapshot_free(metrics_model *s)
 
 /* ---- loading one version ----------------------------------------------------------------------- */
 
-/* Runs every instance once on zeros (batch 1, variable dims 1) so the first request does not pay
- * for first-touch costs, and so a version that cannot run is never swapped in. */
+/* The shape one warmup input has in the model: [batch] + the sample's dims (or the config's with
+ * variable dims 1 when w is NULL), through the config's reshape (a -1 there takes what is left). */
+static int warm_shape(const model_config *c, const config_io *io, const config_warmup *w, int64_t *dims)
+{
+    int64_t given[STRATA_MAX_DIMS];
+    int n_given = io->rank;
+    const config_warmup_input *in = NULL;
+    for (size_t k = 0; w && k < w->n_inputs; k++)
+        if (strcmp(w->inputs[k].name, io->name) == 0) in = &w->inputs[k];
+    if (in) n_given = in->rank;
+    for (int d = 0; d < n_given; d++) given[d] = in ? in->dims[d] : io->dims[d] < 0 ? 1 : io->dims[d];
+    int rank = 0;
+    if (c->max_batch_size > 0) dims[rank++] = w ? w->batch_size : 1;
+    if (io->reshape_rank < 0) {
+        for (int d = 0; d < n_given && rank < STRATA_MAX_DIMS; d++) dims[rank++] = given[d];
+        return rank;
+    }
+    int64_t total = shape_numel(n_given, given), known = 1;
+    for (int d = 0; d < io->reshape_rank; d++)
+        if (io->reshape[d] >= 0) known *= io->reshape[d];
+    for (int d = 0; d < io->reshape_rank && rank < STRATA_MAX_DIMS; d++) {
+        int64_t v = io->reshape[d];
+        dims[rank++] = v >= 0 ? v : (in && known > 0 && total >= 0 ? total / known : 1);
+    }
+    return rank;
+}
+
+/* Runs each model_warmup sample count times on every instance (or, without model_warmup, every
+ * instance once on zeros at batch 1, variable dims 1) so the first request does not pay for
+ * first-touch costs, and so a version that cannot run is never swapped in. */
 static strata_status warm_version(model_version *mv)
 {
     const model_config *c = mv->config;
     size_t n_out = strata_model_output_count(mv->iface);
-    strata_tensor *inputs[SERVER_MAX_IO] = {NULL};
     strata_tensor **outputs = mem_calloc(n_out ? n_out : 1, sizeof *outputs);
     const char *names[SERVER_MAX_IO];
     if (!outputs) return error_set(STRATA_OUT_OF_MEMORY, "model '%s': out of memory", mv->model);
     strata_status st = STRATA_OK;
-    for (size_t i = 0; st == STRATA_OK && i < c->n_inputs; i++) {
-        const config_io *io = &c->inputs[i];
-        int64_t dims[STRATA_MAX_DIMS];
-        int rank = 0;
-        if (c->max_batch_size > 0) dims[rank++] = 1;
-        int n = io->reshape_rank >= 0 ? io->reshape_rank : io->rank;
-        for (int d = 0; d < n && rank < STRATA_MAX_DIMS; d++) {
-            int64_t v = io->reshape_rank >= 0 ? io->reshape[d] : io->dims[d];
-            dims[rank++] = v < 0 ? 1 : v;
+    size_t n_samples = c->n_warmup ? c->n_warmup : 1;
+    uint64_t rng = 0x9E3779B97F4A7C15ull;  /* random_data: xorshift64, the same on every load */
+    for (size_t w_i = 0; st == STRATA_OK && w_i < n_samples; w_i++) {
+        const config_warmup *w = c->n_warmup ? &c->warmup[w_i] : NULL;
+        strata_tensor *inputs[SERVER_MAX_IO] = {NULL};
+        for (size_t i = 0; st == STRATA_OK && i < c->n_inputs; i++) {
+            const config_io *io = &c->inputs[i];
+            int64_t dims[STRATA_MAX_DIMS];
+            int rank = warm_shape(c, io, w, dims);
+            names[i] = io->name;
+            st = strata_tensor_create(io->dtype, rank, dims, &inputs[i]);
+            bool random = false;
+            for (size_t k = 0; w && k < w->n_inputs; k++)
+                if (strcmp(w->inputs[k].name, io->name) == 0) random = w->inputs[k].random;
+            int64_t n = st == STRATA_OK && random ? strata_tensor_numel(inputs[i]) : 0;
+            for (int64_t e = 0; e < n; e++) {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                bool is_float = io->dtype == STRATA_DTYPE_F32 || io->dtype == STRATA_DTYPE_F64 ||
+                                io->dtype == STRATA_DTYPE_F16 || io->dtype == STRATA_DTYPE_BF16;
+                double v = io->dtype == STRATA_DTYPE_BOOL ? (double)(rng & 1)
+                           : is_float                     ? (double)(rng >> 11) / 9007199254740992.0
+                                                          : (double)(rng % 16);
+                tensor_set_f64(inputs[i], e, v);
+            }
         }
-        names[i] = io->name;
-        st = strata_tensor_create(io->dtype, rank, dims, &inputs[i]);
+        int64_t count = w ? w->count : 1;
+        for (size_t s = 0; st == STRATA_OK && s < mv->n_sessions; s++) {
+            for (int64_t k = 0; st == STRATA_OK && k < count; k++) {
+                st = strata_session_run(mv->sessions[s], c->n_inputs, names, inputs, 0, NULL, outputs);
+                for (size_t o = 0; o < n_out; o++) strata_tensor_destroy(outputs[o]), outputs[o] = NULL;
+            }
+        }
+        for (size_t i = 0; i < c->n_inputs; i++) strata_tensor_destroy(inputs[i]);
+        if (st != STRATA_OK && w) {
+            mem_free(outputs);
+            return error_prefix(st, "model '%s' version %s: model_warmup '%s' (batch_size %lld)", mv->model,
+                                mv->version_str, w->name, (long long)w->batch_size);
+        }
     }
-    for (size_t s = 0; st == STRATA_OK && s < mv->n_sessions; s++) {
-        st = strata_session_run(mv->sessions[s], c->n_inputs, names, inputs, 0, NULL, outputs);
-        for (size_t o = 0; o < n_out; o++) strata_tensor_destroy(outputs[o]), outputs[o] = NULL;
-    }
-    for (size_t i = 0; i < c->n_inputs; i++) strata_tensor_destroy(inputs[i]);
     mem_free(outputs);
     if (st != STRATA_OK) return error_prefix(st, "model '%s' version %s: warmup run", mv->model, mv->version_str);
     return STRATA_OK;

@@ -355,11 +355,13 @@ strata_status scheduler_submit(scheduler *s, infer_request *r)
         return error_set(STRATA_QUEUE_FULL, "the queue of model '%s' version %s is full (%zu requests)", s->mv->model,
                          s->mv->version_str, s->max_queued);
     }
-    /* priority levels (Triton's: 1 is the highest; 0 or out of range = the default level, here
-     * the lowest since the config parser does not keep default_priority_level): the queue stays
-     * sorted by level, first come first served within a level */
+    /* priority levels (Triton's: 1 is the highest; 0 or out of range = default_priority_level,
+     * the lowest when the config gives none): the queue stays sorted by level, first come first
+     * served within a level */
     int64_t levels = s->c->priority_levels;
-    r->priority = levels <= 0 ? 0 : (r->priority >= 1 && r->priority <= levels ? r->priority : levels);
+    int64_t def_level = s->c->default_priority_level >= 1 && s->c->default_priority_level <= levels
+                            ? s->c->default_priority_level : levels;
+    r->priority = levels <= 0 ? 0 : (r->priority >= 1 && r->priority <= levels ? r->priority : def_level);
     infer_request *after = s->tail;
     while (after && after->priority > r->priority) after = after->prev;
     r->prev = after;

@@ -4,7 +4,8 @@ generated from proto/grpc_service.proto (grpc_tools.protoc) and python3-grpcio. 
 (health, metadata, infer with typed contents and raw_input_contents, config, statistics, repository
 index/load/unload), outputs against `strata run`, concurrent calls from threads (each answered once
 and correctly, counters equal the client's), 25+ bad requests (right status code and a message,
-server still serving), an oversized message, and SIGTERM with a call in flight (answered, exit 0).
+server still serving), an oversized message, SIGTERM with a call in flight (answered, exit 0), and
+`strata perf --protocol grpc` against the server (PERF lines, no errors, server counters grew).
 Prints "N passed, N failed".
 usage: /usr/bin/python3 tests/integration/test_grpc.py [BUILD_DIR]   (default: build)"""
 import os
@@ -490,6 +491,36 @@ def test_bad_requests(srv, x):
           (len(cases), len(others)), flush=True)
 
 
+# ---- strata perf --protocol grpc ----------------------------------------------------------------------
+
+
+def test_perf(srv):
+    """`strata perf --protocol grpc`: a PERF line per level, no errors, the server counted every completion."""
+    def success():
+        st = srv.stub.ModelStatistics(pb.ModelStatisticsRequest(name="digits")).model_stats
+        return sum(e.inference_stats.success.count for e in st)
+    before = success()
+    p = subprocess.run([STRATA, "perf", "--url", "127.0.0.1:%d" % srv.gport, "--model", "digits", "--protocol", "grpc",
+                        "--concurrency", "1,4", "--duration", "2"], capture_output=True, text=True, timeout=120)
+    after = success()
+    lines = [dict(kv.split("=", 1) for kv in l.split()[1:]) for l in p.stdout.splitlines() if l.startswith("PERF ")]
+    check(p.returncode == 0 and [l.get("concurrency") for l in lines] == ["1", "4"],
+          "perf grpc: rc %d, lines %s, stderr %s" % (p.returncode, lines, p.stderr[-300:]))
+    completed = sum(int(l.get("ok", 0)) for l in lines)
+    for l in lines:
+        check(float(l["throughput"]) > 0 and l["errors"] == "0" and l["transport_errors"] == "0" and l["server"] == "yes",
+              "perf grpc line: %s" % l)
+    # warmup and edge-of-window calls count on the server too: it grew by at least the completed count
+    check(completed > 0 and after - before >= completed, "perf grpc: server success %d -> %d, perf completed %d" %
+          (before, after, completed))
+    # nothing listening: an error exit with a message, quickly, no hang
+    t0 = time.time()
+    p = subprocess.run([STRATA, "perf", "--url", "127.0.0.1:%d" % free_port(), "--model", "digits", "--protocol", "grpc",
+                        "--concurrency", "1", "--duration", "1", "--timeout", "5"], capture_output=True, text=True, timeout=60)
+    check(p.returncode == 1 and "gRPC status" in p.stderr and time.time() - t0 < 10,
+          "perf grpc, connection refused: rc %d, stderr %s" % (p.returncode, p.stderr[-300:]))
+
+
 # ---- explicit model control ------------------------------------------------------------------------
 
 
@@ -547,6 +578,7 @@ def main():
         test_rpcs(srv, x, ref)
         test_concurrency(srv, x, ref)
         test_bad_requests(srv, x)
+        test_perf(srv)
         # SIGTERM with a call in flight (0.4 s batching delay): it is answered, then exit 0
         results = []
 

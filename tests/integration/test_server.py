@@ -558,6 +558,62 @@ def test_bad_requests(srv, x):
     print("bad requests: %d JSON/binary/routing cases, %d framing cases" % (len(cases), len(framing) + 2), flush=True)
 
 
+def test_model_warmup(tmp, x, ref):
+    """model_warmup: a good sample loads and serves; a bad one leaves the model unavailable with the
+    reason (file:line:col, the sample's name) in the repository index."""
+    repo = os.path.join(tmp, "repo-warmup")
+    onnx = os.path.join(ROOT, "models", "digits_cnn.onnx")
+    samples = {
+        "digits_warm": 'name: "zeros" batch_size: 4 count: 2 inputs { key: "input" value { data_type: TYPE_FP32 '
+                       'dims: [ 1, 8, 8 ] zero_data: true } } }, { name: "rand" batch_size: 8 inputs { key: "input" '
+                       'value { data_type: TYPE_FP32 dims: [ 1, 8, 8 ] random_data: true } }',
+        "digits_badwarm": 'name: "bad" batch_size: 2 inputs { key: "input" value { data_type: TYPE_FP32 '
+                          'dims: [ 1, 8, 9 ] zero_data: true } }',
+    }
+    for name, sample in samples.items():
+        os.makedirs(os.path.join(repo, name, "1"))
+        shutil.copy(onnx, os.path.join(repo, name, "1", "model.onnx"))
+        write_config(os.path.join(repo, name, "config.pbtxt"), """
+max_batch_size: 8
+dynamic_batching { priority_levels: 2 default_priority_level: 1 }
+model_warmup [ { %s } ]
+""" % sample)
+    port, mport = free_port(), free_port()
+    url = "http://127.0.0.1:%d" % port
+    log = open(os.path.join(tmp, "serve-warmup.log"), "w")
+    proc = subprocess.Popen([STRATA, "serve", "--model-repository", repo, "--http-port", str(port),
+                             "--metrics-port", str(mport), "--plan-cache", os.path.join(tmp, "plan-cache-warmup"),
+                             "--host", "127.0.0.1", "--grpc-port", "0"], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 30
+        live = False
+        while time.time() < deadline and proc.poll() is None and not live:
+            try:
+                live = requests.get(url + "/v2/health/live", timeout=1).status_code == 200
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        check(live, "warmup: server live")
+        if not live:
+            return
+        idx = {e["name"]: e for e in requests.post(url + "/v2/repository/index").json()}
+        check(idx.get("digits_warm", {}).get("state") == "READY", "warmup: good model_warmup ready: %s" % idx)
+        bad = idx.get("digits_badwarm", {})
+        check(bad.get("state") == "UNAVAILABLE" and "model_warmup 'bad'" in bad.get("reason", "")
+              and "config.pbtxt:4:" in bad.get("reason", "") and "[1, 8, 9]" in bad.get("reason", ""),
+              "warmup: bad model_warmup not ready, reason in the index: %s" % bad)
+        check(requests.get(url + "/v2/models/digits_badwarm/ready").status_code != 200, "warmup: bad model not ready")
+        r = requests.post(url + "/v2/models/digits_warm/infer", json=infer_json(x[:3]))
+        check(r.status_code == 200 and np.allclose(np.array(r.json()["outputs"][0]["data"]).reshape(3, 10), ref[:3], atol=1e-4),
+              "warmup: model with model_warmup serves (default priority level)")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
 def main():
     if not os.path.exists(STRATA):
         print("no %s: build first" % STRATA)
@@ -604,6 +660,7 @@ def main():
         srv = None
         check(rc == 0 and results == [200], "drain on SIGTERM: in-flight answered %s, exit %s" % (results, rc))
         print("restart with cached plans: ready in %.2f s" % warm, flush=True)
+        test_model_warmup(tmp, x, ref)
     finally:
         if srv:
             srv.proc.kill()

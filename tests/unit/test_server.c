@@ -130,3 +130,91 @@ TEST(test_batcher_decide)
     p.max_batch_size = 0;
     EXPECT_EQ(batcher_decide(&p, rows, 5, 0, &wait), 1);
 }
+
+TEST(test_model_config_model_warmup)
+{
+    model_config *c = malloc(sizeof *c);
+    const char *text =
+        "max_batch_size: 8\n"
+        "model_warmup [ { name: \"zeros\" batch_size: 4 count: 3\n"
+        "  inputs { key: \"x\" value { data_type: TYPE_FP32 dims: [ 4, 5 ] zero_data: true } } },\n"
+        "  { name: \"rand\" inputs [ { key: \"x\", value: { data_type: TYPE_FP32, dims: [4, 5], random_data: true } } ] } ]\n"
+        "dynamic_batching { priority_levels: 3 default_priority_level: 2 }\n";
+    EXPECT_OK(parse(text, c));
+    EXPECT_EQ(c->n_warmup, 2);
+    EXPECT(strcmp(c->warmup[0].name, "zeros") == 0);
+    EXPECT_EQ(c->warmup[0].batch_size, 4);
+    EXPECT_EQ(c->warmup[0].count, 3);
+    EXPECT_EQ(c->warmup[0].n_inputs, 1);
+    EXPECT(strcmp(c->warmup[0].inputs[0].name, "x") == 0);
+    EXPECT_EQ(c->warmup[0].inputs[0].dtype, STRATA_DTYPE_F32);
+    EXPECT_EQ(c->warmup[0].inputs[0].rank, 2);
+    EXPECT_EQ(c->warmup[0].inputs[0].dims[1], 5);
+    EXPECT(!c->warmup[0].inputs[0].random);
+    EXPECT_EQ(c->warmup[1].batch_size, 1);
+    EXPECT_EQ(c->warmup[1].count, 1);
+    EXPECT(c->warmup[1].inputs[0].random);
+    EXPECT_EQ(c->priority_levels, 3);
+    EXPECT_EQ(c->default_priority_level, 2);
+    free(c);
+}
+
+TEST(test_model_config_model_warmup_errors)
+{
+    model_config *c = malloc(sizeof *c);
+    EXPECT_STATUS(parse("max_batch_size: 2\nmodel_warmup { name: \"w\"\n  batch_size: 4 }", c), STRATA_INVALID_MODEL);
+    EXPECT_STR_CONTAINS(strata_last_error(), "config.pbtxt:3:3: model_warmup 'w': batch_size 4 is larger than max_batch_size 2");
+    EXPECT_STATUS(parse("model_warmup { name: \"w\" batch_size: 2 }", c), STRATA_INVALID_MODEL);
+    EXPECT_STR_CONTAINS(strata_last_error(), "config.pbtxt:1:26: model_warmup 'w': batch_size 2 is larger than 1");
+    EXPECT_STATUS(parse("model_warmup { name: \"w\" inputs { key: \"x\" value { data_type: TYPE_FP32 dims: [1]\n"
+                        " input_data_file: \"raw\" } } }", c), STRATA_INVALID_MODEL);
+    EXPECT_STR_CONTAINS(strata_last_error(), "config.pbtxt:2:2: model_warmup 'w': input_data_file is not supported");
+    EXPECT_STATUS(parse("model_warmup { name: \"w\" inputs { key: \"x\" value { data_type: TYPE_FP32 dims: [1] } } }", c),
+                  STRATA_INVALID_MODEL);
+    EXPECT_STR_CONTAINS(strata_last_error(), "exactly one of zero_data, random_data");
+    EXPECT_STATUS(parse("model_warmup { inputs { key: \"x\" value { data_type: TYPE_FP32 dims: [-1] zero_data: true } } }", c),
+                  STRATA_INVALID_MODEL);
+    EXPECT_STR_CONTAINS(strata_last_error(), "'dims' is -1");
+    EXPECT_STATUS(parse("model_warmup { bogus: 1 }", c), STRATA_INVALID_MODEL);
+    EXPECT_STR_CONTAINS(strata_last_error(), "config.pbtxt:1:16: unknown field 'bogus' in model_warmup");
+    EXPECT_STATUS(parse("model_warmup { count: -1 }", c), STRATA_INVALID_MODEL);
+    EXPECT_STATUS(parse("dynamic_batching { priority_levels: 2 default_priority_level: 3 }", c), STRATA_INVALID_MODEL);
+    EXPECT_STR_CONTAINS(strata_last_error(), "config.pbtxt:1:39: default_priority_level 3 is outside 1..priority_levels (2)");
+    free(c);
+}
+
+/* Checks against the model (node/test_abs: x, y float [3, 4, 5]); max_batch_size 0. */
+static strata_status complete_abs(const char *text, model_config *c)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/testdata/onnx-backend/node/test_abs/model.onnx", test_shared_dir());
+    strata_model *m = NULL;
+    strata_status st = parse(text, c);
+    if (st == STRATA_OK) st = strata_model_load(path, &m);
+    if (st == STRATA_OK) st = model_config_complete(c, m, false);
+    strata_model_destroy(m);
+    return st;
+}
+
+TEST(test_model_config_model_warmup_against_model)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/testdata/onnx-backend/node/test_abs/model.onnx", test_shared_dir());
+    FILE *f = fopen(path, "rb");
+    if (!f) SKIP("backend test data missing");
+    fclose(f);
+    model_config *c = malloc(sizeof *c);
+    EXPECT_OK(complete_abs("model_warmup { name: \"ok\" inputs { key: \"x\" value { data_type: TYPE_FP32 dims: [3, 4, 5] random_data: true } } }", c));
+    EXPECT_STATUS(complete_abs("model_warmup { name: \"w\"\n inputs { key: \"nope\" value { data_type: TYPE_FP32 dims: [3, 4, 5] zero_data: true } } }", c),
+                  STRATA_INVALID_MODEL);
+    EXPECT_STR_CONTAINS(strata_last_error(), "config.pbtxt:2:2: model_warmup 'w': unknown input 'nope'");
+    EXPECT_STATUS(complete_abs("model_warmup { name: \"w\"\n inputs { key: \"x\" value { data_type: TYPE_FP32 dims: [3, 4, 6] zero_data: true } } }", c),
+                  STRATA_INVALID_MODEL);
+    EXPECT_STR_CONTAINS(strata_last_error(), "config.pbtxt:2:2: model_warmup 'w': input 'x' dims [3, 4, 6] do not match the model's [3, 4, 5]");
+    EXPECT_STATUS(complete_abs("model_warmup { name: \"w\"\n inputs { key: \"x\" value { data_type: TYPE_INT64 dims: [3, 4, 5] zero_data: true } } }", c),
+                  STRATA_INVALID_MODEL);
+    EXPECT_STR_CONTAINS(strata_last_error(), "input 'x' is TYPE_INT64, the model wants TYPE_FP32");
+    EXPECT_STATUS(complete_abs("model_warmup { name: \"w\" }", c), STRATA_INVALID_MODEL);
+    EXPECT_STR_CONTAINS(strata_last_error(), "config.pbtxt:1:1: model_warmup 'w' does not give input 'x'");
+    free(c);
+}
