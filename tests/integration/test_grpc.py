@@ -20,26 +20,14 @@ import time
 
 import numpy as np
 
+from harness import RESULTS, check, free_port, strata_run_reference  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("STRATA_BUILD", "build")
 STRATA = os.path.join(ROOT, BUILD, "strata") if not os.path.isabs(BUILD) else os.path.join(BUILD, "strata")
-RESULTS = {"passed": 0, "failed": 0}
 grpc = pb = pbg = None  # imported once the stubs exist
 
 
-def check(cond, what):
-    if cond:
-        RESULTS["passed"] += 1
-    else:
-        RESULTS["failed"] += 1
-        print("FAIL:", what, flush=True)
-    return cond
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def make_stubs(tmp):
@@ -97,13 +85,6 @@ dynamic_batching { preferred_batch_size: [ 64 ] max_queue_delay_microseconds: 40
     return repo
 
 
-def strata_run_reference(tmp, x):
-    xp = os.path.join(tmp, "x.npy")
-    np.save(xp, x)
-    out = os.path.join(tmp, "ref")
-    subprocess.run([STRATA, "run", os.path.join(ROOT, "models", "digits_cnn.onnx"), "-i", "input=" + xp, "-o", out],
-                   check=True, stdout=subprocess.DEVNULL)
-    return np.load(os.path.join(out, "logits.npy"))
 
 
 class Server:
@@ -571,7 +552,7 @@ def main():
         make_stubs(tmp)
         repo = make_repository(tmp)
         cache = os.path.join(tmp, "plan-cache")
-        ref = strata_run_reference(tmp, x)
+        ref = strata_run_reference(STRATA, tmp, x)
         t0 = time.time()
         srv = Server(tmp, repo, cache)
         print("server up in %.2f s" % (time.time() - t0), flush=True)

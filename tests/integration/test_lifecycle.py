@@ -19,26 +19,14 @@ import time
 import urllib.parse
 
 import numpy as np
+
+from harness import RESULTS, check, free_port, strata_run_reference  # noqa: E402
 import requests
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-RESULTS = {"passed": 0, "failed": 0}
 ONNX = os.path.join(ROOT, "models", "digits_cnn.onnx")
 
 
-def check(cond, what):
-    if cond:
-        RESULTS["passed"] += 1
-    else:
-        RESULTS["failed"] += 1
-        print("FAIL:", what, flush=True)
-    return cond
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def write_atomic(path, data):
