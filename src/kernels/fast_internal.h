@@ -34,6 +34,12 @@ extern const fast_kernel fast_matmul_kernels[];
 extern const size_t fast_matmul_count;
 extern const fast_kernel fast_dnnl_kernels[]; /* dnnl/gemm.c: oneDNN sgemm */
 extern const size_t fast_dnnl_count;
+extern const fast_kernel fast_dnnl_matmul_kernels[]; /* dnnl/matmul.c: oneDNN matmul primitives */
+extern const size_t fast_dnnl_matmul_count;
+extern const fast_kernel fast_dnnl_conv_kernels[]; /* dnnl/conv.c: oneDNN convolution primitives */
+extern const size_t fast_dnnl_conv_count;
+extern const fast_kernel fast_winograd_kernels[]; /* fast_conv_winograd.c */
+extern const size_t fast_winograd_count;
 extern const fast_kernel fast_pool_kernels[];
 extern const size_t fast_pool_count;
 extern const fast_kernel fast_transformer_kernels[];

@@ -11,10 +11,13 @@ typedef struct family {
 
 static const family families[] = {
     {fast_conv_nhwc_kernels, &fast_conv_nhwc_count},
+    {fast_winograd_kernels, &fast_winograd_count},
     {fast_conv_kernels, &fast_conv_count},
+    {fast_dnnl_conv_kernels, &fast_dnnl_conv_count},
     {fast_matmul_kernels, &fast_matmul_count},
     {fast_pool_kernels, &fast_pool_count},
     {fast_dnnl_kernels, &fast_dnnl_count},
+    {fast_dnnl_matmul_kernels, &fast_dnnl_matmul_count},
     {fast_transformer_kernels, &fast_transformer_count},
 };
 
