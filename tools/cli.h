@@ -25,7 +25,12 @@ typedef struct cli_session {
     double compile_ms;            /* in-memory compile time (0 for a plan file) */
     double load_ms;               /* plan open + session creation */
     int n_threads;                /* set before opening: session threads (0 = one per core) */
+    int precision;                /* set before opening: compile_precision for ONNX compiled in
+                                     memory (--precision fp32|bf16) */
 } cli_session;
+
+/* Parses --precision's value into cs->precision; 2 (usage error, message printed) when bad. */
+int cli_precision_arg(const char *cmd, const char *value, cli_session *cs);
 
 /* Opens path (plan or ONNX; ONNX is compiled for the given inputs' shapes, or run by the
  * reference interpreter when reference is true). cs->n_threads is read, the rest written. */

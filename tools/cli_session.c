@@ -12,9 +12,10 @@
 strata_status cli_session_open(const char *path, size_t n_inputs, const char *const *names,
                                strata_tensor *const *inputs, bool reference, cli_session *cs)
 {
-    int n_threads = cs->n_threads;
+    int n_threads = cs->n_threads, precision = cs->precision;
     memset(cs, 0, sizeof *cs);
     cs->n_threads = n_threads;
+    cs->precision = precision;
     strata_session_options so = {n_threads};
     strata_status st;
     uint64_t t0 = clock_now_ns();
@@ -36,6 +37,7 @@ strata_status cli_session_open(const char *path, size_t n_inputs, const char *co
     }
     compile_options o;
     memset(&o, 0, sizeof o);
+    o.precision = (compile_precision)cs->precision;
     for (size_t i = 0; i < n_inputs && i < ARRAY_LEN(o.shapes); i++) {
         compile_shape *s = &o.shapes[o.n_shapes++];
         snprintf(s->name, sizeof s->name, "%s", names[i]);
@@ -98,4 +100,15 @@ void cli_session_close(cli_session *cs)
     strata_plan_close(cs->plan);
     strata_model_destroy(cs->owned_model);
     memset(cs, 0, sizeof *cs);
+}
+
+int cli_precision_arg(const char *cmd, const char *value, cli_session *cs)
+{
+    compile_precision p;
+    if (compile_parse_precision(value, &p) != STRATA_OK) {
+        fprintf(stderr, "strata %s: --precision is fp32 or bf16, not '%s'\n", cmd, value);
+        return 2;
+    }
+    cs->precision = (int)p;
+    return 0;
 }

@@ -24,12 +24,14 @@ int cmd_bench(int argc, char **argv)
 {
     const char *path = NULL;
     long batch = 1, threads = 0, iters = 20, warmup = 2;
+    const char *precision = NULL;
     bool json = false, reference = false;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc) batch = strtol(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) threads = strtol(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--iters") == 0 && i + 1 < argc) iters = strtol(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--warmup") == 0 && i + 1 < argc) warmup = strtol(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--precision") == 0 && i + 1 < argc) precision = argv[++i];
         else if (strcmp(argv[i], "--json") == 0) json = true;
         else if (strcmp(argv[i], "--reference") == 0) reference = true;
         else if (argv[i][0] != '-' && !path) path = argv[i];
@@ -40,13 +42,14 @@ int cmd_bench(int argc, char **argv)
     }
     if (!path || batch < 1 || iters < 1 || warmup < 0 || threads < 0) {
         fprintf(stderr, "usage: strata bench MODEL|PLAN [--batch B] [--threads T] [--iters N] "
-                        "[--warmup W] [--reference] [--json]\n");
+                        "[--warmup W] [--reference] [--json] [--precision fp32|bf16]\n");
         return 2;
     }
     cli_inputs in;
     memset(&in, 0, sizeof in);
     cli_session cs;
     memset(&cs, 0, sizeof cs);
+    if (precision && cli_precision_arg("bench", precision, &cs) != 0) return 2;
     uint64_t *lat = calloc((size_t)iters, sizeof *lat);
     strata_tensor *outs[CLI_MAX_INPUTS] = {NULL};
     int rc = 1;

@@ -43,6 +43,9 @@ int cmd_compile(int argc, char **argv)
                 fprintf(stderr, "strata compile: --layout is auto, nhwc or nchw, not '%s'\n", l);
                 return 2;
             }
+        } else if (strcmp(argv[i], "--precision") == 0 && i + 1 < argc) {
+            strata_status st = compile_parse_precision(argv[++i], &o.precision);
+            if (st != STRATA_OK) return cli_fail("compile", st);
         } else if (strcmp(argv[i], "--timing-cache") == 0 && i + 1 < argc) {
             o.timing_cache = argv[++i];
         } else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
@@ -59,7 +62,7 @@ int cmd_compile(int argc, char **argv)
     if (!path || !out) {
         fprintf(stderr, "usage: strata compile MODEL -o OUT.plan|OUT.onnx [--shape NAME=1x3x224x224 | "
                         "--profile NAME=MIN:OPT:MAX] [--tactics heuristic|autotune|reference] [--timing-cache FILE]\n"
-                        "       [--layout auto|nhwc|nchw]"
+                        "       [--layout auto|nhwc|nchw] [--precision fp32|bf16]"
                         "       [--threads N] [--dump DIR] [-v]\n");
         return 2;
     }

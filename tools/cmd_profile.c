@@ -48,11 +48,13 @@ int cmd_profile(int argc, char **argv)
 {
     const char *path = NULL, *trace = NULL;
     long batch = 1, iters = 10, top = 15, threads = 0;
+    const char *precision = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc) batch = strtol(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--iters") == 0 && i + 1 < argc) iters = strtol(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--top") == 0 && i + 1 < argc) top = strtol(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) threads = strtol(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--precision") == 0 && i + 1 < argc) precision = argv[++i];
         else if (strcmp(argv[i], "--trace") == 0 && i + 1 < argc) trace = argv[++i];
         else if (argv[i][0] != '-' && !path) path = argv[i];
         else {
@@ -61,13 +63,14 @@ int cmd_profile(int argc, char **argv)
         }
     }
     if (!path || batch < 1 || iters < 1) {
-        fprintf(stderr, "usage: strata profile MODEL|PLAN [--batch B] [--threads T] [--iters N] [--top K] [--trace FILE]\n");
+        fprintf(stderr, "usage: strata profile MODEL|PLAN [--batch B] [--threads T] [--iters N] [--top K] [--trace FILE] [--precision fp32|bf16]\n");
         return 2;
     }
     cli_inputs in;
     memset(&in, 0, sizeof in);
     cli_session cs;
     memset(&cs, 0, sizeof cs);
+    if (precision && cli_precision_arg("profile", precision, &cs) != 0) return 2;
     strata_tensor *outs[CLI_MAX_INPUTS] = {NULL};
     strata_step_profile *steps = NULL;
     uint64_t *samples = NULL, *runs = NULL;

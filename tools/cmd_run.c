@@ -62,6 +62,8 @@ int cmd_run(int argc, char **argv)
             n_in++;
         } else if ((strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output-dir") == 0) && i + 1 < argc) {
             out_dir = argv[++i];
+        } else if (strcmp(argv[i], "--precision") == 0 && i + 1 < argc) {
+            if (cli_precision_arg("run", argv[++i], &cs) != 0) return 2;
         } else if (strcmp(argv[i], "--reference") == 0) {
             reference = true;
         } else if (strcmp(argv[i], "--labels") == 0 && i + 1 < argc) {
@@ -74,7 +76,7 @@ int cmd_run(int argc, char **argv)
         }
     }
     if (!model_path) {
-        fprintf(stderr, "usage: strata run MODEL|PLAN -i NAME=x.npy ... [-o DIR] [--labels y.npy] [--reference]\n");
+        fprintf(stderr, "usage: strata run MODEL|PLAN -i NAME=x.npy ... [-o DIR] [--labels y.npy] [--reference] [--precision fp32|bf16]\n");
         goto done;
     }
     if (labels_path && (st = strata_npy_read(labels_path, &labels)) != STRATA_OK) {

@@ -16,6 +16,8 @@ typedef struct strata_compile_options {
     const char *tactics;       /* "heuristic" (NULL), "autotune" or "reference" */
     const char *timing_cache;  /* autotune results file (read, then appended to), or NULL */
     int n_threads;             /* threads autotune times with (0 = one per core) */
+    const char *precision;     /* "fp32" (NULL) or "bf16": conv and matmul may compute in
+                                  bfloat16 where this CPU has kernels for it */
 } strata_compile_options;
 
 /* Reads model_path (ONNX), optimizes it and writes the plan to plan_path. opts may be NULL:

@@ -19,6 +19,10 @@ strata_status strata_compile(const char *model_path, const char *plan_path,
         o.dump_dir = opts->dump_dir;
         o.timing_cache = opts->timing_cache;
         o.n_threads = opts->n_threads;
+        if (opts->precision) {
+            strata_status st = compile_parse_precision(opts->precision, &o.precision);
+            if (st != STRATA_OK) return st;
+        }
         if (!opts->tactics || strcmp(opts->tactics, "heuristic") == 0) o.tactics = TACTICS_HEURISTIC;
         else if (strcmp(opts->tactics, "autotune") == 0) o.tactics = TACTICS_AUTOTUNE;
         else if (strcmp(opts->tactics, "reference") == 0) o.tactics = TACTICS_REFERENCE;

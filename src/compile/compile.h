@@ -31,9 +31,17 @@ typedef enum compile_layout {
     LAYOUT_NHWC = 2   /* every convolution region in NHWC */
 } compile_layout;
 
+typedef enum compile_precision {
+    PRECISION_FP32 = 0, /* every kernel computes in float32 */
+    PRECISION_BF16 = 1  /* kernels with a bfloat16 form (conv, matmul: names with "_bf16") may
+                           compute in bfloat16 (inputs rounded to bf16, f32 accumulation and
+                           output); the rest stays float32 */
+} compile_precision;
+
 typedef struct compile_options {
     compile_tactics tactics;        /* how kernels are chosen */
     compile_layout layout;          /* activation layout of convolution regions */
+    compile_precision precision;    /* --precision fp32|bf16 */
     const char *timing_cache;       /* autotune results file (read and updated), or NULL */
     int n_threads;                  /* threads autotune times kernels with (0 = one per core) */
     compile_shape shapes[16];       /* --shape / --profile per input */
@@ -54,5 +62,8 @@ strata_status compile_write_plan(ir_model *m, const compile_options *o, const ch
 /* Parses "NAME=1x3x224x224" (fixed) or "NAME=1x3x224x224:8x3x224x224:32x3x224x224"
  * (min:opt:max) into s. */
 strata_status compile_parse_shape(const char *spec, compile_shape *s);
+
+/* Parses "fp32" or "bf16" (also "float32", "bfloat16"). */
+strata_status compile_parse_precision(const char *name, compile_precision *p);
 
 #endif

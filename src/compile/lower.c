@@ -296,6 +296,8 @@ strata_status compile_write_plan(ir_model *m, const compile_options *o, const ch
     if (st == STRATA_OK) {
         p.model_hash = m->file ? hash64(m->file->data, m->file->n_bytes, 0) : 0;
         p.options_hash = o ? hash64(o->shapes, (size_t)o->n_shapes * sizeof o->shapes[0], 1) : 0;
+        if (o && o->precision != PRECISION_FP32) /* fp32 plans keep the hash they always had */
+            p.options_hash = hash64(&o->precision, sizeof o->precision, p.options_hash);
         st = plan_write(path, m, &p);
     }
     plan_program_release(&p);

@@ -148,3 +148,11 @@ strata_status node_make_fused(ir_node *n, const char *op_type)
     n->domain = d;
     return STRATA_OK;
 }
+
+strata_status compile_parse_precision(const char *name, compile_precision *p)
+{
+    if (name && (strcmp(name, "fp32") == 0 || strcmp(name, "float32") == 0)) *p = PRECISION_FP32;
+    else if (name && (strcmp(name, "bf16") == 0 || strcmp(name, "bfloat16") == 0)) *p = PRECISION_BF16;
+    else return error_set(STRATA_INVALID_ARGUMENT, "precision '%s' is not fp32 or bf16", name ? name : "(null)");
+    return STRATA_OK;
+}

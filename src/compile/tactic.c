@@ -92,6 +92,15 @@ static uint64_t time_candidate(const op_node *on, const op_def *ref, const fast_
     return best[runs / 2];
 }
 
+/* Drops the rows the plan's precision does not allow (bf16 rows in an fp32 plan); keeps order. */
+static size_t keep_precision(const fast_kernel **cands, size_t n, compile_precision precision)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++)
+        if (precision == PRECISION_BF16 || !fast_kernel_is_bf16(cands[i])) cands[kept++] = cands[i];
+    return kept;
+}
+
 /* Autotunes node n: returns the chosen fast kernel, or NULL for the reference op. */
 static strata_status autotune(const ir_node *n, const op_node *on, const strata_tensor *const *pin,
                               const fast_kernel **cands, size_t n_cands, timing_cache *tc, thread_pool *pool,
@@ -178,6 +187,7 @@ strata_status tactic_choose(const ir_model *m, const ir_graph *g, const compile_
             op_node on = {n->name, n->op_type, n->domain, (int)opset, n->attrs, n->n_attrs, n->n_inputs, n->n_outputs};
             const fast_kernel *cands[MAX_CANDIDATES];
             size_t n_cands = fast_kernel_candidates(&on, pin, cands, MAX_CANDIDATES);
+            n_cands = keep_precision(cands, n_cands, o ? o->precision : PRECISION_FP32);
             const fast_kernel *k = n_cands ? cands[0] : NULL;
             if (mode == TACTICS_AUTOTUNE && n_cands > 0)
                 st = autotune(n, &on, pin, cands, n_cands, &tc, pool, n_threads, &k);

@@ -47,6 +47,11 @@ typedef struct fast_kernel {
 /* The packed weights the compiler attached to node n (see fast_kernel.pack), or NULL. */
 const void *fast_packed_input(const op_node *n, const strata_tensor *const *in);
 
+/* True for rows that compute in bfloat16 (their contract, the part of the name before "__",
+ * contains "_bf16"): the compiler offers them only when a plan is compiled with --precision
+ * bf16. */
+bool fast_kernel_is_bf16(const fast_kernel *k);
+
 /* The row called name that runs op_type of domain, or NULL. */
 const fast_kernel *fast_kernel_find(const char *name, const char *op_type, const char *domain);
 /* The best row (highest priority) for node n that this CPU can run, or NULL. */

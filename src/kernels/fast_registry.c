@@ -26,6 +26,12 @@ static bool op_matches(const fast_kernel *k, const op_node *n)
     return strcmp(k->op_type, n->op_type) == 0 && strcmp(k->domain, n->domain) == 0;
 }
 
+bool fast_kernel_is_bf16(const fast_kernel *k)
+{
+    const char *end = strstr(k->name, "__"), *at = strstr(k->name, "_bf16");
+    return at && (!end || at < end);
+}
+
 const fast_kernel *fast_kernel_find(const char *name, const char *op_type, const char *domain)
 {
     for (size_t f = 0; f < ARRAY_LEN(families); f++)

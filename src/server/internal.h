@@ -75,6 +75,8 @@ typedef struct model_config {
     int64_t priority_levels;             /* dynamic_batching priority_levels (0: none) */
     int64_t default_priority_level;      /* for requests without one (0: the lowest level) */
     size_t n_warmup;                     /* model_warmup samples (0: one run on zeros) */
+    char precision[16];                  /* parameters { key: "precision" }: "" (fp32) or "bf16",
+                                            the compile precision of an ONNX model's plan */
     config_warmup warmup[SERVER_MAX_WARMUP];
     char source[256];                    /* config.pbtxt path, for warmup messages */
     int64_t instance_count;              /* instance_group count (sum over groups) */

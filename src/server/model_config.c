@@ -610,9 +610,40 @@ void model_config_init(model_config *c, const char *name)
     c->policy_latest = 1;
 }
 
+/* parameters { key: "K" value { string_value: "V" } }: Strata reads "precision" (fp32 or bf16,
+ * the compile precision of an ONNX model's plan) and ignores other keys, as Triton leaves them to
+ * the backend. */
+static strata_status parse_parameter(pb_doc *d, const pb_node *m, model_config *c)
+{
+    if (!m->is_msg) return field_err(d, m, "parameters must be a message { key: ... value { ... } }");
+    char key[64] = "", value[64] = "";
+    const pb_node *value_node = m;
+    strata_status st = STRATA_OK;
+    for (int k = m->first; st == STRATA_OK && k >= 0; k = d->nodes[k].next) {
+        const pb_node *n = &d->nodes[k];
+        if (strcmp(n->key, "key") == 0) {
+            st = get_str(d, n, key, sizeof key);
+        } else if (strcmp(n->key, "value") == 0 && n->is_msg) {
+            value_node = n;
+            for (int v = n->first; st == STRATA_OK && v >= 0; v = d->nodes[v].next) {
+                const pb_node *sv = &d->nodes[v];
+                if (strcmp(sv->key, "string_value") == 0) st = get_str(d, sv, value, sizeof value);
+                else st = field_err(d, sv, "unknown field '%s' in parameters value", sv->key);
+            }
+        } else {
+            st = field_err(d, n, "unknown field '%s' in parameters", n->key);
+        }
+    }
+    if (st != STRATA_OK || strcmp(key, "precision") != 0) return st;
+    if (strcmp(value, "fp32") != 0 && strcmp(value, "bf16") != 0)
+        return field_err(d, value_node, "parameters 'precision' is '%s'; expected fp32 or bf16", value);
+    snprintf(c->precision, sizeof c->precision, "%s", strcmp(value, "fp32") == 0 ? "" : value);
+    return STRATA_OK;
+}
+
 static const char *ignored_fields[] = {
     "runtime", "optimization", "default_model_filename", "cc_model_filenames", "metric_tags",
-    "parameters", "model_operations", "model_transaction_policy",
+    "model_operations", "model_transaction_policy",
     "model_repository_agents", "response_cache", "model_metrics",
 };
 
@@ -668,6 +699,8 @@ strata_status model_config_parse(const char *text, size_t n, const char *source,
             st = parse_version_policy(&d, f, c);
         } else if (strcmp(f->key, "model_warmup") == 0) {
             st = parse_warmup(&d, f, c);
+        } else if (strcmp(f->key, "parameters") == 0) {
+            st = parse_parameter(&d, f, c);
         } else if (strcmp(f->key, "sequence_batching") == 0 ||
                    strcmp(f->key, "ensemble_scheduling") == 0 ||
                    strcmp(f->key, "batch_input") == 0 || strcmp(f->key, "batch_output") == 0) {

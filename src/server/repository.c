@@ -182,6 +182,7 @@ static strata_status plan_for_onnx(repository *r, const char *name, const model_
     uint32_t cpu = cpu_features();
     h = hash64(&cpu, sizeof cpu, h);
     for (size_t i = 0; i < n_specs; i++) h = hash64(specs[i], strlen(specs[i]), h);
+    if (c->precision[0]) h = hash64(c->precision, strlen(c->precision), h);
     h = hash64(STRATA_VERSION_STRING, strlen(STRATA_VERSION_STRING), h);
     char cache_path[4096], tmp_path[4200];
     snprintf(cache_path, sizeof cache_path, "%s/%s-%lld-%016llx.plan", r->cache, name, (long long)version,
@@ -194,7 +195,8 @@ static strata_status plan_for_onnx(repository *r, const char *name, const model_
     snprintf(tmp_path, sizeof tmp_path, "%s.tmp%ld", cache_path, (long)getpid());
     const char *shapes[SERVER_MAX_IO];
     for (size_t i = 0; i < n_specs; i++) shapes[i] = specs[i];
-    strata_compile_options o = {.shapes = shapes, .n_shapes = (unsigned)n_specs, .dump_dir = NULL};
+    strata_compile_options o = {.shapes = shapes, .n_shapes = (unsigned)n_specs, .dump_dir = NULL,
+                                .precision = c->precision[0] ? c->precision : NULL};
     st = strata_compile(path, tmp_path, &o);
     mem_free(specs);
     if (st != STRATA_OK) {

@@ -27,7 +27,7 @@ static void run_against_torch_impl(const char *name, double tol, bool compiled)
                  strata_tensor_rank(x) > 2 ? (long long)d[2] : 0LL, strata_tensor_rank(x) > 3 ? (long long)d[3] : 0LL);
         if (strata_tensor_rank(x) == 2) snprintf(shape, sizeof shape, "input=%lldx%lld", (long long)d[0], (long long)d[1]);
         const char *shapes[1] = {shape};
-        strata_compile_options o = {shapes, 1, NULL, NULL, NULL, 0};
+        strata_compile_options o = {shapes, 1, NULL, NULL, NULL, 0, NULL};
         EXPECT_OK(strata_compile(model, plan_path, &o));
         EXPECT_OK(strata_plan_open(plan_path, &plan));
         if (!plan) goto done;

@@ -20,7 +20,7 @@ static const char *demo_model(void)
 static void compile_demo(const char *plan_path)
 {
     const char *shapes[1] = {"input=1x1x8x8:4x1x8x8:16x1x8x8"};
-    strata_compile_options o = {shapes, 1, NULL, NULL, NULL, 0};
+    strata_compile_options o = {shapes, 1, NULL, NULL, NULL, 0, NULL};
     EXPECT_OK(strata_compile(demo_model(), plan_path, &o));
 }
 
@@ -375,7 +375,7 @@ TEST(test_plan_autotune_uses_and_fills_timing_cache)
     snprintf(b, sizeof b, "%s/b.plan", test_tmpdir());
     snprintf(cache, sizeof cache, "%s/timing.txt", test_tmpdir());
     const char *shapes[1] = {"input=4x1x8x8"};
-    strata_compile_options o = {shapes, 1, NULL, "autotune", cache, 1};
+    strata_compile_options o = {shapes, 1, NULL, "autotune", cache, 1, NULL};
     EXPECT_OK(strata_compile(demo_model(), a, &o));
     size_t n_cache = 0, na = 0, nb = 0;
     char *text = read_file(cache, &n_cache);
@@ -391,7 +391,7 @@ TEST(test_plan_autotune_uses_and_fills_timing_cache)
     write_file(cache, "no tab here\n", 12);
     EXPECT_STATUS(strata_compile(demo_model(), b, &o), STRATA_INVALID_ARGUMENT);
     EXPECT_STR_CONTAINS(strata_last_error(), "line 1");
-    strata_compile_options bad = {shapes, 1, NULL, "fastest", NULL, 0};
+    strata_compile_options bad = {shapes, 1, NULL, "fastest", NULL, 0, NULL};
     EXPECT_STATUS(strata_compile(demo_model(), b, &bad), STRATA_INVALID_ARGUMENT);
 }
 
@@ -400,7 +400,7 @@ TEST(test_plan_reference_tactics_are_portable)
     char path[512];
     snprintf(path, sizeof path, "%s/ref.plan", test_tmpdir());
     const char *shapes[1] = {"input=2x1x8x8"};
-    strata_compile_options o = {shapes, 1, NULL, "reference", NULL, 0};
+    strata_compile_options o = {shapes, 1, NULL, "reference", NULL, 0, NULL};
     EXPECT_OK(strata_compile(demo_model(), path, &o));
     size_t n = 0;
     char *b = read_file(path, &n);

@@ -56,6 +56,23 @@ TEST(test_model_config_parses_triton_fields)
     free(c);
 }
 
+TEST(test_model_config_precision_parameter)
+{
+    model_config *c = malloc(sizeof *c);
+    EXPECT_OK(parse("parameters { key: \"precision\" value { string_value: \"bf16\" } }\n"
+                    "parameters { key: \"other\" value { string_value: \"x\" } }\n", c));
+    EXPECT(strcmp(c->precision, "bf16") == 0);
+    EXPECT_OK(parse("parameters [ { key: \"precision\" value: { string_value: \"fp32\" } } ]\n", c));
+    EXPECT(strcmp(c->precision, "") == 0);
+    EXPECT_EQ(parse("max_batch_size: 1\nparameters { key: \"precision\" value { string_value: \"fp16\" } }\n", c),
+              STRATA_INVALID_MODEL);
+    EXPECT_STR_CONTAINS(strata_last_error(), "config.pbtxt:2:");
+    EXPECT_STR_CONTAINS(strata_last_error(), "'fp16'");
+    EXPECT_EQ(parse("parameters { key: \"precision\" value { int_value: 3 } }\n", c), STRATA_INVALID_MODEL);
+    EXPECT_STR_CONTAINS(strata_last_error(), "int_value");
+    free(c);
+}
+
 TEST(test_model_config_errors_name_line_and_column)
 {
     model_config *c = malloc(sizeof *c);
