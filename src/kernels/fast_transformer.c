@@ -327,7 +327,33 @@ typedef struct transpose_job {
     int64_t dims[STRATA_MAX_DIMS], sx[STRATA_MAX_DIMS];
     int64_t inner, ix;               /* inner run of y and its input stride */
     int64_t rows, per_task;
+    int64_t mid;                     /* tiled form: y[outer][mid][inner], mid contiguous in x */
 } transpose_job;
+
+/* Rows of the middle dim per tile of the tiled form: its reads are `inner` runs of this many
+ * contiguous floats, its writes one contiguous block. */
+#define TRANSPOSE_TILE 64
+
+/* The tiled form, for a 2-D transpose of the last two dims (NCHW -> NHWC of an image: the
+ * gather form would make one short row per pixel). Task t is one tile of one outer index. */
+static void transpose_tile_task(void *arg, int64_t t, int thread_index)
+{
+    (void)thread_index;
+    const transpose_job *j = arg;
+    int64_t tiles = (j->mid + TRANSPOSE_TILE - 1) / TRANSPOSE_TILE;
+    int64_t o = t / tiles, i0 = t % tiles * TRANSPOSE_TILE;
+    int64_t ni = j->mid - i0 < TRANSPOSE_TILE ? j->mid - i0 : TRANSPOSE_TILE;
+    int64_t xo = 0, rem = o;
+    for (int d = j->rank - 1; d >= 0; d--) {
+        xo += (rem % j->dims[d]) * j->sx[d];
+        rem /= j->dims[d];
+    }
+    float *dst = j->y + (o * j->mid + i0) * j->inner;
+    for (int64_t c = 0; c < j->inner; c++) {
+        const float *src = j->x + xo + c * j->ix + i0;
+        for (int64_t i = 0; i < ni; i++) dst[i * j->inner + c] = src[i];
+    }
+}
 
 static void transpose_task(void *arg, int64_t t, int thread_index)
 {
@@ -389,6 +415,17 @@ static strata_status run_transpose(const fast_kernel *k, const op_node *n, const
     j.y = y->data;
     j.inner = dims[r - 1];
     j.ix = s[r - 1];
+    if (r >= 2 && s[r - 2] == 1 && j.inner < 64 && dims[r - 2] >= 16) { /* tiled 2-D transpose */
+        j.mid = dims[r - 2];
+        j.rank = r - 2;
+        for (int d = 0; d < j.rank; d++) {
+            j.dims[d] = dims[d];
+            j.sx[d] = s[d];
+        }
+        int64_t tiles = (j.mid + TRANSPOSE_TILE - 1) / TRANSPOSE_TILE;
+        thread_pool_parallel_for(pool_for(ctx, total), total / (j.mid * j.inner) * tiles, transpose_tile_task, &j);
+        return STRATA_OK;
+    }
     j.rank = r - 1;
     for (int d = 0; d < j.rank; d++) {
         j.dims[d] = dims[d];

@@ -283,6 +283,20 @@ TEST(test_fast_transformer_transpose_matches_reference)
     strata_tensor *x = make(STRATA_DTYPE_F32, 3, d3, &s, 1.0f);
     EXPECT_EQ(compare_rows("Transpose", "", 13, NULL, 0, &x, 1, 1, 0, 0), 1); /* default: reversed */
     strata_tensor_destroy(x);
+    /* the tiled 2-D form: NCHW -> NHWC with few channels, tile tails (mid not a multiple of 64) */
+    const int64_t shapes[][4] = {{2, 3, 37, 29}, {1, 20, 7, 10}, {3, 63, 4, 4}, {1, 1, 5, 200}};
+    for (size_t i = 0; i < ARRAY_LEN(shapes); i++) {
+        int64_t perm[4] = {0, 2, 3, 1};
+        strata_tensor *t = make(STRATA_DTYPE_F32, 4, shapes[i], &s, 1.0f);
+        attr a;
+        memset(&a, 0, sizeof a);
+        a.name = (char *)"perm";
+        a.type = ATTR_INTS;
+        a.n = 4;
+        a.ints = perm;
+        EXPECT_EQ(compare_rows("Transpose", "", 13, &a, 1, &t, 1, 1, 0, 0), 1);
+        strata_tensor_destroy(t);
+    }
 }
 
 TEST(test_fast_transformer_gather_matches_reference)
