@@ -31,8 +31,9 @@ typedef struct tf_attn_head {
 /* Key tile and query block of the attention kernel; scratch floats one call needs. */
 #define TF_ATTN_KT 64
 #define TF_ATTN_QB 128
+#define TF_ATTN_ROWS 4 /* query rows that share every K and V load */
 #define TF_ATTN_SCRATCH(d, dv) \
-    ((int64_t)(d) * TF_ATTN_KT + 2 * TF_ATTN_KT + TF_ATTN_QB * ((int64_t)(dv) + 2) + TF_ATTN_KT * (int64_t)(dv) + 64)
+    ((int64_t)(d) * TF_ATTN_KT + TF_ATTN_ROWS * TF_ATTN_KT + TF_ATTN_QB * ((int64_t)(dv) + 2) + TF_ATTN_KT * (int64_t)(dv) + 64)
 
 typedef struct tf_ops {
     const char *isa;

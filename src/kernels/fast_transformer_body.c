@@ -291,38 +291,42 @@ static void TF(softmax_rows)(const float *x, float *y, int64_t rows, int64_t D)
 
 /* ---- attention: one query block of one head, key tiles with an online softmax -------------- */
 
-/* s0/s1[0..ktp) = rows q0/q1 . K tile^T (q1 may equal q0), the K tile laid out [d][TF_ATTN_KT]
- * with columns past the keys zero; ktp a multiple of TF_VW. Two rows share every K load. */
-TF_INLINE void attn_scores2(const float *q0, const float *q1, const float *kt, int64_t d, int64_t ktp,
-                            float *s0, float *s1)
+/* s[r][0..ktp) = row q[r] . K tile^T for the TF_ATTN_ROWS rows q[] (rows may repeat), the K
+ * tile laid out [d][TF_ATTN_KT] with columns past the keys zero; ktp a multiple of TF_VW; s[r]
+ * rows TF_ATTN_KT apart. The rows share every K load (4 rows x 2 vectors in registers). */
+TF_INLINE void attn_scores(const float *const *q, const float *kt, int64_t d, int64_t ktp, float *s)
 {
     int64_t c = 0;
     for (; c + 2 * TF_VW <= ktp; c += 2 * TF_VW) {
-        vf a0 = {0}, a1 = {0}, b0 = {0}, b1 = {0};
+        vf a0 = {0}, a1 = {0}, b0 = {0}, b1 = {0}, c0 = {0}, c1 = {0}, d0 = {0}, d1 = {0};
         const float *kp = kt + c;
         for (int64_t e = 0; e < d; e++, kp += TF_ATTN_KT) {
             vf k0 = v_ld(kp), k1 = v_ld(kp + TF_VW);
-            vf x = v_set(q0[e]), y = v_set(q1[e]);
-            a0 += x * k0;
-            a1 += x * k1;
-            b0 += y * k0;
-            b1 += y * k1;
+            vf x = v_set(q[0][e]), y = v_set(q[1][e]), z = v_set(q[2][e]), w = v_set(q[3][e]);
+            a0 += x * k0, a1 += x * k1;
+            b0 += y * k0, b1 += y * k1;
+            c0 += z * k0, c1 += z * k1;
+            d0 += w * k0, d1 += w * k1;
         }
-        v_st(s0 + c, a0);
-        v_st(s0 + c + TF_VW, a1);
-        v_st(s1 + c, b0);
-        v_st(s1 + c + TF_VW, b1);
+        v_st(s + c, a0), v_st(s + c + TF_VW, a1);
+        v_st(s + TF_ATTN_KT + c, b0), v_st(s + TF_ATTN_KT + c + TF_VW, b1);
+        v_st(s + 2 * TF_ATTN_KT + c, c0), v_st(s + 2 * TF_ATTN_KT + c + TF_VW, c1);
+        v_st(s + 3 * TF_ATTN_KT + c, d0), v_st(s + 3 * TF_ATTN_KT + c + TF_VW, d1);
     }
     for (; c < ktp; c += TF_VW) {
-        vf a0 = {0}, b0 = {0};
+        vf a0 = {0}, b0 = {0}, c0 = {0}, d0 = {0};
         const float *kp = kt + c;
         for (int64_t e = 0; e < d; e++, kp += TF_ATTN_KT) {
             vf k0 = v_ld(kp);
-            a0 += v_set(q0[e]) * k0;
-            b0 += v_set(q1[e]) * k0;
+            a0 += v_set(q[0][e]) * k0;
+            b0 += v_set(q[1][e]) * k0;
+            c0 += v_set(q[2][e]) * k0;
+            d0 += v_set(q[3][e]) * k0;
         }
-        v_st(s0 + c, a0);
-        v_st(s1 + c, b0);
+        v_st(s + c, a0);
+        v_st(s + TF_ATTN_KT + c, b0);
+        v_st(s + 2 * TF_ATTN_KT + c, c0);
+        v_st(s + 3 * TF_ATTN_KT + c, d0);
     }
 }
 
@@ -362,48 +366,55 @@ TF_INLINE float attn_softmax_update(const tf_attn_head *h, int64_t qi, int64_t j
     return corr;
 }
 
-/* o0/o1[0..dv) = o * corr + sum_j p[j] V[j] for two rows (o1 may equal o0 with the same p). */
-TF_INLINE void attn_accumulate2(float *o0, float *o1, float c0, float c1, const float *p0, const float *p1,
-                                int64_t kt, const float *v, int64_t dv)
+/* o[r][0..dv) = o[r] * corr[r] + sum_j p[r][j] V[j] for the TF_ATTN_ROWS rows (a repeated row
+ * comes with the same o, p and corr, so its copies compute the same values). */
+TF_INLINE void attn_accumulate(float *const *o, const float *corr, const float *const *p, int64_t kt,
+                               const float *v, int64_t dv)
 {
-    vf vc0 = v_set(c0), vc1 = v_set(c1);
+    vf vc0 = v_set(corr[0]), vc1 = v_set(corr[1]), vc2 = v_set(corr[2]), vc3 = v_set(corr[3]);
     int64_t c = 0;
     for (; c + 2 * TF_VW <= dv; c += 2 * TF_VW) {
-        vf a0 = v_ld(o0 + c) * vc0, a1 = v_ld(o0 + c + TF_VW) * vc0;
-        vf b0 = v_ld(o1 + c) * vc1, b1 = v_ld(o1 + c + TF_VW) * vc1;
+        vf a0 = v_ld(o[0] + c) * vc0, a1 = v_ld(o[0] + c + TF_VW) * vc0;
+        vf b0 = v_ld(o[1] + c) * vc1, b1 = v_ld(o[1] + c + TF_VW) * vc1;
+        vf c0 = v_ld(o[2] + c) * vc2, c1 = v_ld(o[2] + c + TF_VW) * vc2;
+        vf d0 = v_ld(o[3] + c) * vc3, d1 = v_ld(o[3] + c + TF_VW) * vc3;
         const float *vp = v + c;
         for (int64_t j = 0; j < kt; j++, vp += dv) {
             vf v0 = v_ld(vp), v1 = v_ld(vp + TF_VW);
-            vf x = v_set(p0[j]), y = v_set(p1[j]);
-            a0 += x * v0;
-            a1 += x * v1;
-            b0 += y * v0;
-            b1 += y * v1;
+            vf x = v_set(p[0][j]), y = v_set(p[1][j]), z = v_set(p[2][j]), w = v_set(p[3][j]);
+            a0 += x * v0, a1 += x * v1;
+            b0 += y * v0, b1 += y * v1;
+            c0 += z * v0, c1 += z * v1;
+            d0 += w * v0, d1 += w * v1;
         }
-        v_st(o1 + c, b0);
-        v_st(o1 + c + TF_VW, b1);
-        v_st(o0 + c, a0);
-        v_st(o0 + c + TF_VW, a1);
+        v_st(o[3] + c, d0), v_st(o[3] + c + TF_VW, d1);
+        v_st(o[2] + c, c0), v_st(o[2] + c + TF_VW, c1);
+        v_st(o[1] + c, b0), v_st(o[1] + c + TF_VW, b1);
+        v_st(o[0] + c, a0), v_st(o[0] + c + TF_VW, a1);
     }
     for (; c + TF_VW <= dv; c += TF_VW) {
-        vf a0 = v_ld(o0 + c) * vc0, b0 = v_ld(o1 + c) * vc1;
+        vf a0 = v_ld(o[0] + c) * vc0, b0 = v_ld(o[1] + c) * vc1;
+        vf c0 = v_ld(o[2] + c) * vc2, d0 = v_ld(o[3] + c) * vc3;
         const float *vp = v + c;
         for (int64_t j = 0; j < kt; j++, vp += dv) {
             vf v0 = v_ld(vp);
-            a0 += v_set(p0[j]) * v0;
-            b0 += v_set(p1[j]) * v0;
+            a0 += v_set(p[0][j]) * v0;
+            b0 += v_set(p[1][j]) * v0;
+            c0 += v_set(p[2][j]) * v0;
+            d0 += v_set(p[3][j]) * v0;
         }
-        v_st(o1 + c, b0);
-        v_st(o0 + c, a0);
+        v_st(o[3] + c, d0);
+        v_st(o[2] + c, c0);
+        v_st(o[1] + c, b0);
+        v_st(o[0] + c, a0);
     }
     for (; c < dv; c++) {
-        float a = o0[c] * c0, b = o1[c] * c1;
-        for (int64_t j = 0; j < kt; j++) {
-            a += p0[j] * v[j * dv + c];
-            b += p1[j] * v[j * dv + c];
+        float r[TF_ATTN_ROWS];
+        for (int k = 0; k < TF_ATTN_ROWS; k++) {
+            r[k] = o[k][c] * corr[k];
+            for (int64_t j = 0; j < kt; j++) r[k] += p[k][j] * v[j * dv + c];
         }
-        o1[c] = b;
-        o0[c] = a;
+        for (int k = TF_ATTN_ROWS - 1; k >= 0; k--) o[k][c] = r[k];
     }
 }
 
@@ -411,8 +422,8 @@ static void TF(attention_block)(const tf_attn_head *h, float *scratch)
 {
     const int64_t D = h->d, Dv = h->dv, nq = h->q_end - h->q_begin;
     float *kt = scratch;                               /* [D][KT] */
-    float *s = kt + D * TF_ATTN_KT;                    /* [2][KT] scores, then probabilities */
-    float *m = s + 2 * TF_ATTN_KT;                     /* [QB] running max */
+    float *s = kt + D * TF_ATTN_KT;                    /* [ROWS][KT] scores, then probabilities */
+    float *m = s + TF_ATTN_ROWS * TF_ATTN_KT;          /* [QB] running max */
     float *l = m + TF_ATTN_QB;                         /* [QB] running sum */
     float *o = l + TF_ATTN_QB;                         /* [QB][Dv] */
     float *vt = o + TF_ATTN_QB * Dv;                   /* [KT][Dv] */
@@ -439,14 +450,28 @@ static void TF(attention_block)(const tf_attn_head *h, float *scratch)
         /* the V tile packed contiguous (source rows are often far apart: [B,S,H,D] strides
          * map them onto a few L1 sets) */
         for (int64_t j = 0; j < nk; j++) memcpy(vt + j * Dv, h->v + (j0 + j) * h->vs, (size_t)Dv * sizeof *vt);
-        for (int64_t i = 0; i < nq; i += 2) {
-            int64_t i1 = i + 1 < nq ? i + 1 : i; /* an odd last row pairs with itself */
-            int64_t q0 = h->q_begin + i, q1 = h->q_begin + i1;
-            float *s1 = i1 != i ? s + TF_ATTN_KT : s;
-            attn_scores2(h->q + q0 * h->qs, h->q + q1 * h->qs, kt, D, nkp, s, s + TF_ATTN_KT);
-            float c0 = attn_softmax_update(h, q0, j0, s, nk, nkp, m + i, l + i);
-            float c1 = i1 != i ? attn_softmax_update(h, q1, j0, s1, nk, nkp, m + i1, l + i1) : c0;
-            attn_accumulate2(o + i * Dv, o + i1 * Dv, c0, c1, s, s1, nk, vt, Dv);
+        for (int64_t i = 0; i < nq; i += TF_ATTN_ROWS) {
+            /* rows past the block repeat the last row: same q, o, p and corr as the original */
+            const float *qr[TF_ATTN_ROWS], *pr[TF_ATTN_ROWS];
+            float *orow[TF_ATTN_ROWS], corr[TF_ATTN_ROWS];
+            int64_t row[TF_ATTN_ROWS];
+            for (int k = 0; k < TF_ATTN_ROWS; k++) {
+                row[k] = i + k < nq ? i + k : nq - 1;
+                qr[k] = h->q + (h->q_begin + row[k]) * h->qs;
+                orow[k] = o + row[k] * Dv;
+            }
+            attn_scores(qr, kt, D, nkp, s);
+            for (int k = 0; k < TF_ATTN_ROWS; k++) {
+                if (k > 0 && row[k] == row[k - 1]) {
+                    pr[k] = pr[k - 1];
+                    corr[k] = corr[k - 1];
+                    continue;
+                }
+                float *sk = s + k * TF_ATTN_KT;
+                corr[k] = attn_softmax_update(h, h->q_begin + row[k], j0, sk, nk, nkp, m + row[k], l + row[k]);
+                pr[k] = sk;
+            }
+            attn_accumulate(orow, corr, pr, nk, vt, Dv);
         }
     }
     for (int64_t i = 0; i < nq; i++) {
