@@ -89,6 +89,12 @@ static void max_channel_rows(const pool_job *j, const float *x, float *y, float 
             for (int64_t ow = 0; ow < j->Wo; ow++) yr[ow] = -INFINITY;
             continue;
         }
+#if defined(__x86_64__)
+        if (j->avx512 && kw == 3 && sw == 2) {
+            pool_f32_max_k3s2__avx512(tmp, yr, j->Wo);
+            continue;
+        }
+#endif
         for (int64_t ow = 0; ow < j->Wo; ow++) {
             const float *p = tmp + ow * sw;
             float m = p[0];

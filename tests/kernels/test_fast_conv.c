@@ -275,6 +275,8 @@ done:
 static const pool_case pool_cases[] = {
     {1, 3, 12, 12, 3, 3, 2, 2, 1, 1, 0}, /* ResNet's 3x3 s2 p1 */
     {2, 2, 9, 37, 3, 3, 2, 2, 1, 1, 1},  /* ceil mode, tail columns */
+    {1, 2, 5, 112, 3, 3, 2, 2, 1, 1, 0}, /* the 16-wide k3 s2 row kernel with a tail */
+    {1, 1, 3, 66, 3, 3, 2, 2, 0, 0, 0},  /* no pad: the last window ends on the row end */
     {1, 2, 7, 5, 2, 2, 1, 1, 0, 0, 0},   /* stride 1 */
     {1, 1, 5, 19, 3, 4, 3, 3, 1, 2, 1},  /* uneven kernel, big pads, ceil */
     {1, 4, 1, 1, 1, 1, 1, 1, 0, 0, 0},   /* 1 x 1 */

@@ -31,3 +31,25 @@ bool pool_f32_has_nan__avx512(const float *x, int64_t n)
     }
     return any != 0;
 }
+
+void pool_f32_max_k3s2__avx512(const float *t, float *y, int64_t n)
+{
+    /* even / odd lanes of 32 consecutive floats: E[i] = t[2i], O[i] = t[2i+1] */
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    int64_t i = 0;
+    for (; i + 16 <= n && 2 * i + 34 <= 2 * n + 1; i += 16) {
+        const float *p = t + 2 * i;
+        __m512 a = _mm512_loadu_ps(p), b = _mm512_loadu_ps(p + 16);
+        __m512 c = _mm512_loadu_ps(p + 2), d = _mm512_loadu_ps(p + 18);
+        __m512 e0 = _mm512_permutex2var_ps(a, even, b), o0 = _mm512_permutex2var_ps(a, odd, b);
+        __m512 e1 = _mm512_permutex2var_ps(c, even, d); /* t[2i + 2] */
+        _mm512_storeu_ps(y + i, _mm512_max_ps(_mm512_max_ps(e0, o0), e1));
+    }
+    for (; i < n; i++) {
+        float m = t[2 * i];
+        if (t[2 * i + 1] > m) m = t[2 * i + 1];
+        if (t[2 * i + 2] > m) m = t[2 * i + 2];
+        y[i] = m;
+    }
+}
