@@ -1,8 +1,10 @@
 /* kernels/fast_conv_nhwc.c — NHWC tactics (com.strata ops with layout = "NHWC", made by
  * compile/layout_nhwc.c): conv_nhwc_f32_gemm: Y[pixels, M] = im2col(X)[pixels, kh*kw*C] x W^T
  * with W^T prepacked as the GEMM's B (1x1 stride-1 unpadded convs read X itself as A), bias per
- * column, residual and activation in the epilogue; conv_nhwc_f32_dw: depthwise, vectorised over
- * channels; MaxPool / AveragePool / GlobalAveragePool in NHWC, vectorisable over channels. */
+ * column, residual and activation in the epilogue; conv_nhwc_f32_direct: 1x1 convs with few
+ * outputs and small-channel stems as register tiles over pixels reading X in place (no im2col);
+ * conv_nhwc_f32_dw: depthwise, vectorised over channels, a row of pixels per call; MaxPool /
+ * AveragePool / GlobalAveragePool in NHWC, vectorisable over channels. */
 #include <math.h>
 #include <string.h>
 
@@ -217,25 +219,99 @@ static strata_status run_gemm(const fast_kernel *k, const op_node *n, const stra
     return st;
 }
 
+/* ---- packed rows (depthwise and direct) ----------------------------------------------------- */
+
+/* Packed form of the depthwise / direct weights: a 64-byte header (u32 magic, u32 ldw, i64 rows,
+ * i64 cols, zero to 64 bytes), then rows x ldw floats (ldw = NHWC_LDW(cols), columns past cols
+ * zero). Depthwise: rows = taps, cols = C; direct: rows = kh*kw*C in im2col order, cols = M. */
+#define ROWS_MAGIC 0x31574852u /* "RHW1" */
+#define ROWS_HEADER 64
+
+static size_t rows_bytes(int64_t rows, int64_t cols)
+{
+    return ROWS_HEADER + (size_t)(rows * NHWC_LDW(cols)) * sizeof(float);
+}
+
+static void rows_fill_header(void *packed, int64_t rows, int64_t cols)
+{
+    uint8_t *h = packed;
+    memset(h, 0, ROWS_HEADER);
+    uint32_t magic = ROWS_MAGIC, ldw = (uint32_t)NHWC_LDW(cols);
+    memcpy(h, &magic, 4);
+    memcpy(h + 4, &ldw, 4);
+    memcpy(h + 8, &rows, 8);
+    memcpy(h + 16, &cols, 8);
+}
+
+/* The rows of a packed form for (rows, cols), or NULL (error set) when it does not match. */
+static const float *rows_check(const op_node *n, const strata_tensor *const *in, const void *packed, int64_t rows,
+                               int64_t cols)
+{
+    size_t have = (size_t)strata_tensor_numel(in[op_attr_int(n, "packed_input", 0)]);
+    const uint8_t *h = packed;
+    uint32_t magic, ldw;
+    int64_t r, c;
+    memcpy(&magic, h, 4);
+    memcpy(&ldw, h + 4, 4);
+    memcpy(&r, h + 8, 8);
+    memcpy(&c, h + 16, 8);
+    if (have < rows_bytes(rows, cols) || magic != ROWS_MAGIC || ldw != NHWC_LDW(cols) || r != rows || c != cols) {
+        op_error(n, STRATA_INVALID_ARGUMENT, "packed weights (%zu bytes) are not the %lld x %lld rows this kernel needs",
+                 have, (long long)rows, (long long)cols);
+        return NULL;
+    }
+    return (const float *)(h + ROWS_HEADER);
+}
+
 /* ---- depthwise ------------------------------------------------------------------------------ */
 
+static bool const_dw(const strata_tensor *const *in)
+{
+    const strata_tensor *w = in[1];
+    return w && w->data && w->rank == 4 && w->dtype == STRATA_DTYPE_F32 && w->dims[0] > 0 && w->dims[1] == 1 &&
+           w->dims[2] > 0 && w->dims[3] > 0;
+}
+
+/* wt[t*ldw + c] = W[c][0][t], columns past C zero. */
+static void dw_pack_rows(const float *w, int64_t C, int64_t taps, float *wt)
+{
+    int64_t ldw = NHWC_LDW(C);
+    memset(wt, 0, (size_t)(taps * ldw) * sizeof *wt);
+    for (int64_t c = 0; c < C; c++)
+        for (int64_t t = 0; t < taps; t++) wt[t * ldw + c] = w[c * taps + t];
+}
+
+static size_t packed_size_dw(const fast_kernel *k, const op_node *n, const strata_tensor *const *in)
+{
+    if (!const_dw(in)) return 0;
+    return rows_bytes(in[1]->dims[2] * in[1]->dims[3], in[1]->dims[0]);
+}
+
+static strata_status pack_dw(const fast_kernel *k, const op_node *n, const strata_tensor *const *in, void *packed)
+{
+    if (!const_dw(in)) return op_error(n, STRATA_INTERNAL, "no constant depthwise weight to pack");
+    int64_t C = in[1]->dims[0], taps = in[1]->dims[2] * in[1]->dims[3];
+    rows_fill_header(packed, taps, C);
+    dw_pack_rows(in[1]->data, C, taps, (float *)((uint8_t *)packed + ROWS_HEADER));
+    return STRATA_OK;
+}
 
 typedef struct dw_job {
     const nhwc_shape *s;
-    const float *x, *w, *b, *z; /* w: [kh*kw, C] */
+    const float *x, *w, *b, *z; /* w: [kh*kw][ldw] */
     float *y;
     int act;                    /* 0 none, 1 relu, 2 clip */
     float lo, hi;
     gemm_isa isa;
 } dw_job;
 
-static void dw_pixel_c(float *y, int64_t C, const float *const *src, const float *w, int ntaps,
+static void dw_pixel_c(float *y, int64_t C, const float *const *src, const float *w, int64_t ldw, int ntaps,
                        const float *bias, const float *z, int act, float lo, float hi)
 {
     for (int64_t c = 0; c < C; c++) y[c] = bias ? bias[c] : 0.0f;
     for (int t = 0; t < ntaps; t++) {
         if (!src[t]) continue;
-        const float *xs = src[t], *ws = w + t * C;
+        const float *xs = src[t], *ws = w + t * ldw;
         for (int64_t c = 0; c < C; c++) y[c] += xs[c] * ws[c];
     }
     if (z)
@@ -255,6 +331,17 @@ static void dw_row(void *arg, int64_t t, int thread_index)
     const nn_window *w = &s->win;
     int64_t img = t / s->Ho, oh = t % s->Ho;
     const float *xi = j->x + img * s->H * s->W * s->C;
+    int64_t o = t * s->Wo * s->C;
+#if defined(__x86_64__)
+    if (j->isa == GEMM_ISA_AVX512 || j->isa == GEMM_ISA_AVX2) {
+        dwnhwc_row_args a = {xi, s->H, s->W, s->C, s->Wo, oh, s->kh, s->kw, w->s[0], w->s[1], w->d[0], w->d[1],
+                             w->pb[0], w->pb[1], j->w, NHWC_LDW(s->C), j->b, j->z ? j->z + o : NULL, j->y + o,
+                             j->act, j->lo, j->hi};
+        if (j->isa == GEMM_ISA_AVX512) dwnhwc_f32_row__avx512(&a);
+        else dwnhwc_f32_row__avx2(&a);
+        return;
+    }
+#endif
     const float *src[DW_MAX_TAPS];
     int ntaps = (int)(s->kh * s->kw);
     for (int64_t ow = 0; ow < s->Wo; ow++) {
@@ -265,20 +352,8 @@ static void dw_row(void *arg, int64_t t, int thread_index)
                 src[i * s->kw + jj] = ih < 0 || ih >= s->H || iw < 0 || iw >= s->W ? NULL : xi + (ih * s->W + iw) * s->C;
             }
         }
-        int64_t o = (t * s->Wo + ow) * s->C;
-        float *y = j->y + o;
-        const float *z = j->z ? j->z + o : NULL;
-#if defined(__x86_64__)
-        if (j->isa == GEMM_ISA_AVX512) {
-            dwnhwc_f32_pixel__avx512(y, s->C, src, j->w, ntaps, j->b, z, j->act, j->lo, j->hi);
-            continue;
-        }
-        if (j->isa == GEMM_ISA_AVX2) {
-            dwnhwc_f32_pixel__avx2(y, s->C, src, j->w, ntaps, j->b, z, j->act, j->lo, j->hi);
-            continue;
-        }
-#endif
-        dw_pixel_c(y, s->C, src, j->w, ntaps, j->b, z, j->act, j->lo, j->hi);
+        int64_t op = o + ow * s->C;
+        dw_pixel_c(j->y + op, s->C, src, j->w, NHWC_LDW(s->C), ntaps, j->b, j->z ? j->z + op : NULL, j->act, j->lo, j->hi);
     }
 }
 
@@ -290,9 +365,8 @@ static strata_status run_dw(const fast_kernel *k, const op_node *n, const strata
     nhwc_shape s;
     strata_status st = geometry(n, in[0], &in[1]->dims[2], y, false, &s);
     if (st != STRATA_OK) return st;
-    if (s.M != s.C || (b && b->dims[0] != s.C))
-        return op_error(n, STRATA_INVALID_ARGUMENT, "depthwise conv needs as many outputs and biases as channels (%lld)", (long long)s.C);
-    if (!in[1]->data) return op_error(n, STRATA_INVALID_ARGUMENT, "depthwise weights have no values");
+    if (s.M != s.C || in[1]->dims[0] != s.C || in[1]->dims[1] != 1 || (b && b->dims[0] != s.C))
+        return op_error(n, STRATA_INVALID_ARGUMENT, "depthwise conv needs as many outputs, filters and biases as channels (%lld)", (long long)s.C);
     if (s.kh * s.kw > DW_MAX_TAPS || s.kh * s.kw <= 0)
         return op_error(n, STRATA_INVALID_ARGUMENT, "depthwise kernel of %lld taps (at most %d)", (long long)(s.kh * s.kw), DW_MAX_TAPS);
     fast_act act;
@@ -302,15 +376,223 @@ static strata_status run_dw(const fast_kernel *k, const op_node *n, const strata
                       (act.gemm == GEMM_ACT_NONE || act.gemm == GEMM_ACT_RELU || act.gemm == GEMM_ACT_CLIP);
     bool tail = (z && !z_exact) || !simple_act;
     int64_t taps = s.kh * s.kw;
-    float *wt = mem_alloc((size_t)(taps * s.C) * sizeof *wt);
-    if (!wt) return nn_util_oom(n);
-    const float *w = in[1]->data;
-    for (int64_t c = 0; c < s.C; c++)
-        for (int64_t t = 0; t < taps; t++) wt[t * s.C + c] = w[c * taps + t];
-    dw_job j = {&s, in[0]->data, wt, b ? b->data : NULL, z_exact && !tail ? z->data : NULL, y->data, 0,
+    const void *packed = fast_packed_input(n, in);
+    const float *wp = NULL;
+    float *wt = NULL;
+    if (packed) {
+        if (!(wp = rows_check(n, in, packed, taps, s.C))) return STRATA_INVALID_ARGUMENT;
+    } else {
+        if (!in[1]->data) return op_error(n, STRATA_INVALID_ARGUMENT, "depthwise weights have neither values nor a packed form");
+        wt = mem_alloc((size_t)(taps * NHWC_LDW(s.C)) * sizeof *wt);
+        if (!wt) return nn_util_oom(n);
+        dw_pack_rows(in[1]->data, s.C, taps, wt);
+        wp = wt;
+    }
+    dw_job j = {&s, in[0]->data, wp, b ? b->data : NULL, z_exact && !tail ? z->data : NULL, y->data, 0,
                 act.act_min, act.act_max, k->gemm};
     if (!tail) j.act = act.gemm == GEMM_ACT_RELU ? 1 : act.gemm == GEMM_ACT_CLIP ? 2 : 0;
     thread_pool_parallel_for(ctx->pool, s.N * s.Ho, dw_row, &j);
+    mem_free(wt);
+    if (tail) fast_tail(y->data, y->dims, y->rank, z, &act);
+    return STRATA_OK;
+}
+
+/* ---- direct convolution (1x1 up to a few hundred outputs, small-channel stems) ---------------- */
+
+#define DIRECT_MAX_K 1024 /* window floats (kh*kw*C) of a direct conv: a border pixel's copy */
+
+/* wide: the AVX-512 tiles (up to 64 outputs a pass); the AVX2 ones (16) lose to the GEMM on
+ * 1x1 convs with many outputs and long inputs. */
+static bool direct_geometry_ok(const op_node *n, const strata_tensor *const *in, bool wide)
+{
+    const strata_tensor *w = in[1];
+    for (int d = 0; d < 4; d++)
+        if (w->dims[d] <= 0) return false;
+    int64_t C = w->dims[1], M = w->dims[0], kh = w->dims[2], kw = w->dims[3];
+    size_t nd = 0;
+    const int64_t *dil = op_attr_ints(n, "dilations", &nd);
+    if (dil && nd == 2 && kw > 1 && dil[1] != 1) return false; /* a kernel row must be contiguous */
+    if (kh * kw * C > DIRECT_MAX_K || kh > 64) return false;
+    /* Measured on MobileNetV2 (1 thread): in-place pixel tiles beat im2col/packed-A GEMM for 1x1
+     * convs up to 576 outputs (0.7-0.98x its time); from 960 outputs on 7x7 images the GEMM's
+     * 14x32 tiles win. Stems: windows of a few channels, where im2col costs most. */
+    if (kh == 1 && kw == 1) return wide ? M <= 576 : M <= 128 || (C <= 32 && M <= 576);
+    return kw * C <= 32 && M <= 128;
+}
+
+static bool supports_direct_avx512(const op_node *n, const strata_tensor *const *in)
+{
+    return supports_gemm(n, in) && direct_geometry_ok(n, in, true);
+}
+
+static bool supports_direct_avx2(const op_node *n, const strata_tensor *const *in)
+{
+    return supports_gemm(n, in) && direct_geometry_ok(n, in, false);
+}
+
+/* wt[((i*kw + j)*C + c)*ldw + m] = W[m][c][i][j], columns past M zero. */
+static void direct_pack_rows(const float *w, int64_t M, int64_t C, int64_t kh, int64_t kw, float *wt)
+{
+    int64_t ldw = NHWC_LDW(M);
+    memset(wt, 0, (size_t)(kh * kw * C * ldw) * sizeof *wt);
+    for (int64_t m = 0; m < M; m++)
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t i = 0; i < kh; i++)
+                for (int64_t j = 0; j < kw; j++) wt[((i * kw + j) * C + c) * ldw + m] = w[((m * C + c) * kh + i) * kw + j];
+}
+
+static size_t packed_size_direct(const fast_kernel *k, const op_node *n, const strata_tensor *const *in)
+{
+    int64_t K, M;
+    if (!const_w(in, &K, &M)) return 0;
+    return rows_bytes(K, M);
+}
+
+static strata_status pack_direct(const fast_kernel *k, const op_node *n, const strata_tensor *const *in, void *packed)
+{
+    int64_t K, M;
+    if (!const_w(in, &K, &M)) return op_error(n, STRATA_INTERNAL, "no constant weight to pack");
+    rows_fill_header(packed, K, M);
+    const strata_tensor *w = in[1];
+    direct_pack_rows(w->data, M, w->dims[1], w->dims[2], w->dims[3], (float *)((uint8_t *)packed + ROWS_HEADER));
+    return STRATA_OK;
+}
+
+typedef struct direct_job {
+    const nhwc_shape *s;
+    const float *x, *w, *b, *z; /* w: [kh*kw*C][ldw] */
+    float *y;
+    int act;
+    float lo, hi;
+    gemm_isa isa;
+    int64_t chunk;              /* pointwise: pixels per task */
+} direct_job;
+
+static void direct_call(const direct_job *j, const nhwc_direct_args *a, int64_t pixels)
+{
+#if defined(__x86_64__)
+    if (j->isa == GEMM_ISA_AVX512) nhwc_direct_f32__avx512(a, pixels);
+    else nhwc_direct_f32__avx2(a, pixels);
+#else
+    (void)j, (void)a, (void)pixels;
+#endif
+}
+
+/* Pointwise, stride 1, no padding: the pixels of all images are one run; task t: a chunk. */
+static void direct_pw_task(void *arg, int64_t t, int thread_index)
+{
+    (void)thread_index;
+    const direct_job *j = arg;
+    const nhwc_shape *s = j->s;
+    int64_t total = s->N * s->H * s->W, p0 = t * j->chunk, np = total - p0 < j->chunk ? total - p0 : j->chunk;
+    int64_t off = 0;
+    const float *w = j->w;
+    nhwc_direct_args a = {j->x + p0 * s->C, s->C, 1, &off, &w, s->C, NHWC_LDW(s->M), s->M, j->b,
+                          j->z ? j->z + p0 * s->M : NULL, j->y + p0 * s->M, j->act, j->lo, j->hi};
+    direct_call(j, &a, np);
+}
+
+/* Any window: task t is output row (image, oh); the interior pixels read the image in place, a
+ * border pixel reads a zero-padded copy of its window. */
+static void direct_row_task(void *arg, int64_t t, int thread_index)
+{
+    (void)thread_index;
+    const direct_job *j = arg;
+    const nhwc_shape *s = j->s;
+    const nn_window *w = &s->win;
+    int64_t img = t / s->Ho, oh = t % s->Ho, C = s->C, M = s->M, ldw = NHWC_LDW(M);
+    const float *xi = j->x + img * s->H * s->W * C;
+    int64_t o = t * s->Wo * M;
+    int64_t off[64];
+    const float *segw[64];
+    int nseg = 0;
+    for (int64_t i = 0; i < s->kh && i < 64; i++) {
+        int64_t ih = oh * w->s[0] - w->pb[0] + i * w->d[0];
+        if (ih < 0 || ih >= s->H) continue;
+        off[nseg] = ih * s->W * C;
+        segw[nseg] = j->w + i * s->kw * C * ldw;
+        nseg++;
+    }
+    int64_t span = (s->kw - 1) * w->d[1];
+    int64_t lo = (w->pb[1] + w->s[1] - 1) / w->s[1];
+    int64_t hi = s->W - 1 - span + w->pb[1] >= 0 ? (s->W - 1 - span + w->pb[1]) / w->s[1] + 1 : 0;
+    if (hi > s->Wo) hi = s->Wo;
+    if (lo > hi) lo = hi;
+    if (hi > lo) {
+        nhwc_direct_args a = {xi + (lo * w->s[1] - w->pb[1]) * C, w->s[1] * C, nseg, off, segw, s->kw * C, ldw, M, j->b,
+                              j->z ? j->z + o + lo * M : NULL, j->y + o + lo * M, j->act, j->lo, j->hi};
+        direct_call(j, &a, hi - lo);
+    }
+    float buf[DIRECT_MAX_K];
+    int64_t zero = 0;
+    const float *wall = j->w;
+    for (int64_t ow = 0; ow < s->Wo; ow++) {
+        if (ow == lo && hi > lo) ow = hi;
+        if (ow >= s->Wo) break;
+        for (int64_t i = 0; i < s->kh; i++) {
+            int64_t ih = oh * w->s[0] - w->pb[0] + i * w->d[0];
+            for (int64_t jj = 0; jj < s->kw; jj++) {
+                int64_t iw = ow * w->s[1] - w->pb[1] + jj * w->d[1];
+                float *d = buf + (i * s->kw + jj) * C;
+                if (ih < 0 || ih >= s->H || iw < 0 || iw >= s->W) memset(d, 0, (size_t)C * sizeof *d);
+                else memcpy(d, xi + (ih * s->W + iw) * C, (size_t)C * sizeof *d);
+            }
+        }
+        nhwc_direct_args a = {buf, 0, 1, &zero, &wall, s->kh * s->kw * C, ldw, M, j->b,
+                              j->z ? j->z + o + ow * M : NULL, j->y + o + ow * M, j->act, j->lo, j->hi};
+        direct_call(j, &a, 1);
+    }
+}
+
+static strata_status run_direct(const fast_kernel *k, const op_node *n, const strata_tensor *const *in,
+                                strata_tensor *const *out, const kernel_ctx *ctx)
+{
+    strata_tensor *y = out[0];
+    const strata_tensor *b = n->n_inputs > 2 ? in[2] : NULL, *z = n->n_inputs > 3 ? in[3] : NULL;
+    nhwc_shape s;
+    strata_status st = geometry(n, in[0], &in[1]->dims[2], y, false, &s);
+    if (st != STRATA_OK) return st;
+    if (in[1]->dims[1] != s.C || in[1]->dims[0] != s.M)
+        return op_error(n, STRATA_INVALID_ARGUMENT, "weights [%lld, %lld, ...] do not fit %lld input / %lld output channels",
+                        (long long)in[1]->dims[0], (long long)in[1]->dims[1], (long long)s.C, (long long)s.M);
+    if (b && b->dims[0] != s.M) return op_error(n, STRATA_INVALID_ARGUMENT, "bias has %lld entries, %lld channels", (long long)b->dims[0], (long long)s.M);
+    int64_t K = s.kh * s.kw * s.C;
+    if (K > DIRECT_MAX_K || s.kh > 64 || (s.kw > 1 && s.win.d[1] != 1))
+        return op_error(n, STRATA_INVALID_ARGUMENT, "direct conv needs a window of at most %d floats with contiguous rows", DIRECT_MAX_K);
+    if (s.N * s.Ho * s.Wo <= 0 || s.M <= 0) return STRATA_OK;
+    fast_act act;
+    fast_activation(n, &act);
+    bool z_exact = z && fast_same_dims(z, y);
+    bool simple_act = act.post == FAST_POST_NONE &&
+                      (act.gemm == GEMM_ACT_NONE || act.gemm == GEMM_ACT_RELU || act.gemm == GEMM_ACT_CLIP);
+    bool tail = (z && !z_exact) || !simple_act;
+    const void *packed = fast_packed_input(n, in);
+    const float *wp = NULL;
+    float *wt = NULL;
+    if (packed) {
+        if (!(wp = rows_check(n, in, packed, K, s.M))) return STRATA_INVALID_ARGUMENT;
+    } else {
+        if (!in[1]->data) return op_error(n, STRATA_INVALID_ARGUMENT, "weights have neither values nor a packed form");
+        wt = mem_alloc((size_t)(K * NHWC_LDW(s.M)) * sizeof *wt);
+        if (!wt) return nn_util_oom(n);
+        direct_pack_rows(in[1]->data, s.M, s.C, s.kh, s.kw, wt);
+        wp = wt;
+    }
+    direct_job j = {&s, in[0]->data, wp, b ? b->data : NULL, z_exact && !tail ? z->data : NULL, y->data, 0,
+                    act.act_min, act.act_max, k->gemm, 0};
+    if (!tail) j.act = act.gemm == GEMM_ACT_RELU ? 1 : act.gemm == GEMM_ACT_CLIP ? 2 : 0;
+    const nn_window *w = &s.win;
+    bool pw = s.kh == 1 && s.kw == 1 && w->s[0] == 1 && w->s[1] == 1 && w->pb[0] == 0 && w->pb[1] == 0 &&
+              s.Ho == s.H && s.Wo == s.W;
+    if (pw) {
+        /* chunks of 16*12 pixels (whole tiles), at least 4 per thread when there are enough */
+        int64_t total = s.N * s.H * s.W, threads = thread_pool_size(ctx->pool);
+        j.chunk = (total + threads * 4 - 1) / (threads * 4);
+        j.chunk = j.chunk < 192 ? 192 : (j.chunk + 47) / 48 * 48;
+        thread_pool_parallel_for(ctx->pool, (total + j.chunk - 1) / j.chunk, direct_pw_task, &j);
+    } else {
+        thread_pool_parallel_for(ctx->pool, s.N * s.Ho, direct_row_task, &j);
+    }
     mem_free(wt);
     if (tail) fast_tail(y->data, y->dims, y->rank, z, &act);
     return STRATA_OK;
@@ -414,9 +696,11 @@ const fast_kernel fast_conv_nhwc_kernels[] = {
     {"conv_nhwc_f32_gemm__avx512", "FusedConv", "com.strata", CPU_AVX512, GEMM_ISA_AVX512, 40, supports_gemm, run_gemm, packed_size_wt, pack_wt},
     {"conv_nhwc_f32_gemm__avx2", "FusedConv", "com.strata", CPU_AVX2, GEMM_ISA_AVX2, 35, supports_gemm, run_gemm, packed_size_wt, pack_wt},
     {"conv_nhwc_f32_gemm__scalar", "FusedConv", "com.strata", 0, GEMM_ISA_SCALAR, 32, supports_gemm, run_gemm, packed_size_wt, pack_wt},
-    {"conv_nhwc_f32_dw__avx512", "FusedConv", "com.strata", CPU_AVX512, GEMM_ISA_AVX512, 40, supports_dw, run_dw, NULL, NULL},
-    {"conv_nhwc_f32_dw__avx2", "FusedConv", "com.strata", CPU_AVX2, GEMM_ISA_AVX2, 35, supports_dw, run_dw, NULL, NULL},
-    {"conv_nhwc_f32_dw__scalar", "FusedConv", "com.strata", 0, GEMM_ISA_SCALAR, 32, supports_dw, run_dw, NULL, NULL},
+    {"conv_nhwc_f32_direct__avx512", "FusedConv", "com.strata", CPU_AVX512, GEMM_ISA_AVX512, 45, supports_direct_avx512, run_direct, packed_size_direct, pack_direct},
+    {"conv_nhwc_f32_direct__avx2", "FusedConv", "com.strata", CPU_AVX2, GEMM_ISA_AVX2, 37, supports_direct_avx2, run_direct, packed_size_direct, pack_direct},
+    {"conv_nhwc_f32_dw__avx512", "FusedConv", "com.strata", CPU_AVX512, GEMM_ISA_AVX512, 40, supports_dw, run_dw, packed_size_dw, pack_dw},
+    {"conv_nhwc_f32_dw__avx2", "FusedConv", "com.strata", CPU_AVX2, GEMM_ISA_AVX2, 35, supports_dw, run_dw, packed_size_dw, pack_dw},
+    {"conv_nhwc_f32_dw__scalar", "FusedConv", "com.strata", 0, GEMM_ISA_SCALAR, 32, supports_dw, run_dw, packed_size_dw, pack_dw},
     {"maxpool_nhwc_f32__scalar", "MaxPool", "com.strata", 0, GEMM_ISA_SCALAR, 10, supports_pool, run_pool, NULL, NULL},
     {"avgpool_nhwc_f32__scalar", "AveragePool", "com.strata", 0, GEMM_ISA_SCALAR, 10, supports_pool, run_pool, NULL, NULL},
     {"gap_nhwc_f32__scalar", "GlobalAveragePool", "com.strata", 0, GEMM_ISA_SCALAR, 10, supports_pool, run_pool, NULL, NULL},

@@ -1,7 +1,8 @@
 /* tests/kernels/test_fast_conv_nhwc.c — the NHWC fast kernels (fast_conv_nhwc.c) against the
  * NHWC reference forms (ref/fused.c, which transpose to NCHW and run the ONNX op) on random
- * shapes: channel tails, stride 2, padding, dilation, 1x1 direct, depthwise, residual,
- * relu/clip, packed and unpacked weights, 1 and 2 threads, every row this CPU runs. */
+ * shapes: channel tails, stride 2, padding, dilation, 1x1 direct, depthwise, the direct rows
+ * (pointwise with few outputs, stems), residual, relu/clip, packed and unpacked weights, 1 and 2
+ * threads, every row this CPU runs. */
 #include <math.h>
 #include <string.h>
 
@@ -106,10 +107,13 @@ typedef struct nhwc_case {
     bool residual;
 } nhwc_case;
 
-static void conv_case_run(const nhwc_case *c, uint64_t seed)
+/* Runs every row of the case's kind on it; direct rows only when the case is meant for them
+ * (direct), and then they must support it. */
+static void conv_case_run_rows(const nhwc_case *c, uint64_t seed, bool direct)
 {
     static const char *const rows[] = {"conv_nhwc_f32_gemm__avx512", "conv_nhwc_f32_gemm__avx2", "conv_nhwc_f32_gemm__scalar",
-                                       "conv_nhwc_f32_dw__avx512", "conv_nhwc_f32_dw__avx2", "conv_nhwc_f32_dw__scalar"};
+                                       "conv_nhwc_f32_dw__avx512", "conv_nhwc_f32_dw__avx2", "conv_nhwc_f32_dw__scalar",
+                                       "conv_nhwc_f32_direct__avx512", "conv_nhwc_f32_direct__avx2"};
     uint64_t s = seed;
     int64_t xd[4] = {c->N, c->H, c->W, c->C}, wd[4] = {c->M, c->C / c->group, c->k, c->k}, bd[1] = {c->M};
     strata_tensor *ins[6] = {rnd_tensor(4, xd, &s), rnd_tensor(4, wd, &s), rnd_tensor(1, bd, &s), NULL, NULL, NULL};
@@ -141,6 +145,7 @@ static void conv_case_run(const nhwc_case *c, uint64_t seed)
     bool dw = c->group > 1;
     for (size_t r = 0; r < ARRAY_LEN(rows); r++) {
         if ((strstr(rows[r], "_dw_") != NULL) != dw) continue;
+        if ((strstr(rows[r], "_direct_") != NULL) != direct) continue;
         const fast_kernel *k = fast_kernel_find(rows[r], "FusedConv", "com.strata");
         EXPECT(k != NULL);
         if (!k) continue;
@@ -148,6 +153,11 @@ static void conv_case_run(const nhwc_case *c, uint64_t seed)
         check_row(k, &n, at, ins, true, 2, what);
     }
     for (int i = 0; i < 6; i++) strata_tensor_destroy(ins[i]);
+}
+
+static void conv_case_run(const nhwc_case *c, uint64_t seed)
+{
+    conv_case_run_rows(c, seed, false);
 }
 
 TEST(fast_conv_nhwc_gemm_rows_match_reference)
@@ -172,8 +182,38 @@ TEST(fast_conv_nhwc_depthwise_rows_match_reference)
         {1, 12, 11, 40, 40, 3, 1, 1, 1, 40, "Relu", true},
         {1, 10, 10, 33, 33, 5, 2, 2, 1, 33, "Relu", false},
         {1, 9, 8, 16, 16, 3, 1, 2, 2, 16, "", true},
+        /* rows wide enough for the 8- and 4-pixel interior steps, stride 1 and 2, tails */
+        {1, 7, 29, 33, 33, 3, 1, 1, 1, 33, "Clip", false},
+        {2, 9, 26, 21, 21, 3, 2, 1, 1, 21, "Relu", true},
+        {1, 6, 23, 16, 16, 3, 2, 0, 1, 16, "", false},
+        {1, 5, 31, 8, 8, 3, 1, 0, 1, 8, "Clip", true},
+        {1, 4, 40, 5, 5, 3, 1, 1, 1, 5, "", false},
+        {1, 9, 35, 48, 48, 3, 2, 1, 1, 48, "Clip", false},
     };
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) conv_case_run(&cases[i], 191 + i);
+}
+
+TEST(fast_conv_nhwc_direct_rows_match_reference)
+{
+    static const nhwc_case cases[] = {
+        {1, 7, 7, 5, 3, 1, 1, 0, 1, 1, "", false},           /* pointwise, tiny */
+        {2, 9, 8, 17, 33, 1, 1, 0, 1, 1, "Relu", true},      /* batch, residual, 3 column vectors */
+        {1, 13, 11, 32, 16, 1, 1, 0, 1, 1, "", false},       /* N = 16 */
+        {1, 12, 13, 144, 24, 1, 1, 0, 1, 1, "Clip", true},   /* N = 24, residual */
+        {1, 21, 19, 40, 32, 1, 1, 0, 1, 1, "Clip", false},   /* N = 32, many row tiles */
+        {2, 9, 7, 9, 70, 1, 1, 0, 1, 1, "Relu", false},      /* two column blocks, tail */
+        {1, 5, 6, 7, 100, 1, 1, 0, 1, 1, "", true},          /* column blocks of 64 + 36 (avx2: 16s + 4) */
+        {1, 4, 5, 16, 200, 1, 1, 0, 1, 1, "Clip", false},    /* four column blocks */
+        {1, 9, 11, 6, 19, 1, 2, 0, 1, 1, "", false},         /* 1x1 stride 2 (row path) */
+        {1, 6, 7, 5, 9, 1, 1, 1, 1, 1, "Relu", false},       /* 1x1 padded: border pixels */
+        {1, 15, 15, 3, 32, 3, 2, 1, 1, 1, "Clip", false},    /* the MobileNet stem */
+        {2, 13, 12, 3, 21, 3, 2, 1, 1, 1, "Relu", true},     /* stem, tails, residual */
+        {1, 10, 9, 3, 16, 3, 1, 1, 1, 1, "Clip", false},     /* 3x3 stride 1 */
+        {1, 15, 15, 3, 8, 7, 2, 3, 1, 1, "Relu", false},     /* the ResNet stem */
+        {1, 11, 30, 8, 40, 3, 1, 0, 1, 1, "", false},        /* no padding, wide rows */
+        {1, 3, 4, 3, 5, 5, 1, 1, 1, 1, "", false},           /* window larger than the image */
+    };
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) conv_case_run_rows(&cases[i], 311 + i, true);
 }
 
 static void pool_case(const char *op, const char *row, int64_t N, int64_t H, int64_t W, int64_t C, int64_t k,

@@ -1,23 +1,120 @@
-/* kernels/x86/dwnhwc_f32_avx512.c — AVX-512 depthwise convolution pixel in NHWC: 16 channels per
- * vector, masked tail (see nhwc_x86.h). Built with AVX-512 flags; called only on such CPUs. */
+/* kernels/x86/dwnhwc_f32_avx512.c — AVX-512 depthwise convolution in NHWC, one output row per
+ * call (see nhwc_x86.h): 16 channels per vector, masked channel tail; interior pixels 8 at a
+ * time with each input vector loaded once per kernel row (3-wide windows, stride 1 or 2), the
+ * border pixels one at a time skipping the taps in the padding. Built with AVX-512 flags. */
 #include <immintrin.h>
+#include <stdbool.h>
 
 #include "nhwc_x86.h"
 
-void dwnhwc_f32_pixel__avx512(float *y, int64_t C, const float *const *src, const float *w, int ntaps,
-                              const float *bias, const float *z, int act, float lo, float hi)
+#define DW_P 8      /* interior output pixels per step */
+#define DW_MAXKH 64 /* kernel rows (the caller allows at most 64 taps) */
+
+#define DW_INLINE static inline __attribute__((always_inline))
+
+typedef struct dw_rows {
+    int n;                       /* kernel rows inside the image */
+    const float *x[DW_MAXKH];    /* the input row of each */
+    const float *w[DW_MAXKH];    /* its packed weights: kw rows of ldw */
+} dw_rows;
+
+DW_INLINE __m512 dw_finish(__m512 acc, const float *z, __mmask16 m, int act, __m512 vlo, __m512 vhi)
 {
-    const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi), zero = _mm512_setzero_ps();
+    if (z) acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(m, z));
+    if (act == 1) acc = _mm512_max_ps(acc, _mm512_setzero_ps());
+    else if (act == 2) acc = _mm512_min_ps(_mm512_max_ps(acc, vlo), vhi);
+    return acc;
+}
+
+/* Channels c..c+15 of DW_P interior pixels from ow (window start column iw0), KW wide, stride
+ * SW; FULL: all 16 channels, plain loads and stores (masked ones cost more on some CPUs). */
+DW_INLINE void dw_block(const dwnhwc_row_args *a, const dw_rows *r, int64_t ow, int64_t iw0, int64_t c, __mmask16 m,
+                        const int KW, const int SW, const int FULL)
+{
+    const int64_t C = a->C, ldw = a->ldw;
+    const __m512 vlo = _mm512_set1_ps(a->lo), vhi = _mm512_set1_ps(a->hi);
+    enum { NX = (DW_P - 1) * 2 + 8 }; /* >= (DW_P-1)*SW + KW for SW <= 2, KW <= 3 */
+    if (FULL) m = (__mmask16)0xFFFF;
+    __m512 b = !a->bias ? _mm512_setzero_ps() : FULL ? _mm512_loadu_ps(a->bias + c) : _mm512_maskz_loadu_ps(m, a->bias + c);
+    __m512 acc[DW_P];
+#pragma GCC unroll 8
+    for (int p = 0; p < DW_P; p++) acc[p] = b;
+    for (int i = 0; i < r->n; i++) {
+        const float *xr = r->x[i] + iw0 * C + c, *wr = r->w[i] + c;
+        __m512 wv[3], xv[NX];
+#pragma GCC unroll 3
+        for (int j = 0; j < KW; j++) wv[j] = _mm512_loadu_ps(wr + j * ldw);
+#pragma GCC unroll 24
+        for (int q = 0; q < (DW_P - 1) * SW + KW; q++)
+            xv[q] = FULL ? _mm512_loadu_ps(xr + q * C) : _mm512_maskz_loadu_ps(m, xr + q * C);
+#pragma GCC unroll 8
+        for (int p = 0; p < DW_P; p++)
+#pragma GCC unroll 3
+            for (int j = 0; j < KW; j++) acc[p] = _mm512_fmadd_ps(xv[p * SW + j], wv[j], acc[p]);
+    }
+#pragma GCC unroll 8
+    for (int p = 0; p < DW_P; p++) {
+        int64_t o = (ow + p) * C + c;
+        __m512 t = acc[p];
+        if (a->z) t = _mm512_add_ps(t, FULL ? _mm512_loadu_ps(a->z + o) : _mm512_maskz_loadu_ps(m, a->z + o));
+        t = dw_finish(t, NULL, m, a->act, vlo, vhi);
+        if (FULL) _mm512_storeu_ps(a->y + o, t);
+        else _mm512_mask_storeu_ps(a->y + o, m, t);
+    }
+}
+
+/* DW_P interior pixels from ow (window start column iw0) with a KW-wide, stride-SW window. */
+DW_INLINE void dw_group(const dwnhwc_row_args *a, const dw_rows *r, int64_t ow, int64_t iw0, const int KW,
+                        const int SW)
+{
+    int64_t c = 0;
+    for (; c + 16 <= a->C; c += 16) dw_block(a, r, ow, iw0, c, 0, KW, SW, 1);
+    if (c < a->C) dw_block(a, r, ow, iw0, c, (__mmask16)((1u << (a->C - c)) - 1), KW, SW, 0);
+}
+
+/* One pixel, any window, skipping taps outside the image. */
+static void dw_pixel(const dwnhwc_row_args *a, const dw_rows *r, int64_t ow)
+{
+    const int64_t C = a->C, ldw = a->ldw;
+    const __m512 vlo = _mm512_set1_ps(a->lo), vhi = _mm512_set1_ps(a->hi);
+    int64_t iw0 = ow * a->sw - a->pw;
     for (int64_t c = 0; c < C; c += 16) {
         __mmask16 m = C - c >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (C - c)) - 1);
-        __m512 acc = bias ? _mm512_maskz_loadu_ps(m, bias + c) : zero;
-        for (int t = 0; t < ntaps; t++) {
-            if (!src[t]) continue;
-            acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, src[t] + c), _mm512_maskz_loadu_ps(m, w + t * C + c), acc);
-        }
-        if (z) acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(m, z + c));
-        if (act == 1) acc = _mm512_max_ps(acc, zero);
-        else if (act == 2) acc = _mm512_min_ps(_mm512_max_ps(acc, vlo), vhi);
-        _mm512_mask_storeu_ps(y + c, m, acc);
+        __m512 acc = a->bias ? _mm512_maskz_loadu_ps(m, a->bias + c) : _mm512_setzero_ps();
+        for (int i = 0; i < r->n; i++)
+            for (int64_t j = 0; j < a->kw; j++) {
+                int64_t iw = iw0 + j * a->dw;
+                if (iw < 0 || iw >= a->W) continue;
+                acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, r->x[i] + iw * C + c),
+                                      _mm512_loadu_ps(r->w[i] + j * ldw + c), acc);
+            }
+        int64_t o = ow * C + c;
+        _mm512_mask_storeu_ps(a->y + o, m, dw_finish(acc, a->z ? a->z + o : NULL, m, a->act, vlo, vhi));
     }
+}
+
+void dwnhwc_f32_row__avx512(const dwnhwc_row_args *a)
+{
+    dw_rows r;
+    r.n = 0;
+    for (int64_t i = 0; i < a->kh && i < DW_MAXKH; i++) {
+        int64_t ih = a->oh * a->sh - a->ph + i * a->dh;
+        if (ih < 0 || ih >= a->H) continue;
+        r.x[r.n] = a->x + ih * a->W * a->C;
+        r.w[r.n] = a->w + i * a->kw * a->ldw;
+        r.n++;
+    }
+    /* interior columns: the whole window inside the row */
+    int64_t span = (a->kw - 1) * a->dw;
+    int64_t lo = (a->pw + a->sw - 1) / a->sw, hi = a->W - 1 - span + a->pw >= 0 ? (a->W - 1 - span + a->pw) / a->sw + 1 : 0;
+    if (hi > a->Wo) hi = a->Wo;
+    if (lo > hi) lo = hi;
+    int64_t ow = 0;
+    for (; ow < lo; ow++) dw_pixel(a, &r, ow);
+    bool fast = a->kw == 3 && a->dw == 1 && (a->sw == 1 || a->sw == 2);
+    if (fast && a->sw == 1)
+        for (; ow + DW_P <= hi; ow += DW_P) dw_group(a, &r, ow, ow - a->pw, 3, 1);
+    else if (fast)
+        for (; ow + DW_P <= hi; ow += DW_P) dw_group(a, &r, ow, ow * 2 - a->pw, 3, 2);
+    for (; ow < a->Wo; ow++) dw_pixel(a, &r, ow);
 }

@@ -1,0 +1,96 @@
+/* kernels/x86/nhwcdirect_f32_avx512.c — AVX-512 direct NHWC convolution over a run of output
+ * pixels (see nhwc_x86.h): register tiles of MR pixels x NV*16 output channels, the input read
+ * in place (one broadcast per pixel and weight row; no im2col, no packing of the activations),
+ * weights from the packed rows, bias / residual / relu / clip fused. Built with AVX-512 flags. */
+#include <immintrin.h>
+#include <stdbool.h>
+
+#include "nhwc_x86.h"
+
+#define DI static inline __attribute__((always_inline))
+
+DI void tile(const nhwc_direct_args *a, const float *x, int64_t col0, float *y, const float *z, __mmask16 mlast,
+             const int MR, const int NV)
+{
+    const int64_t ps = a->pix_stride, ldw = a->ldw, N = a->N, L = a->seg_len;
+    __m512 acc[8][4]; /* [MR][NV] used; fixed bounds for -Wvla */
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) {
+        __mmask16 m = v == NV - 1 ? mlast : (__mmask16)0xFFFF;
+        __m512 b = a->bias ? _mm512_maskz_loadu_ps(m, a->bias + col0 + v * 16) : _mm512_setzero_ps();
+#pragma GCC unroll 16
+        for (int r = 0; r < MR; r++) acc[r][v] = b;
+    }
+    for (int s = 0; s < a->nseg; s++) {
+        const float *xs = x + a->seg_off[s], *ws = a->seg_w[s] + col0;
+        for (int64_t q = 0; q < L; q++, xs++, ws += ldw) {
+            __m512 w[4];
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++) w[v] = _mm512_loadu_ps(ws + v * 16);
+#pragma GCC unroll 16
+            for (int r = 0; r < MR; r++) {
+                __m512 xb = _mm512_set1_ps(xs[r * ps]);
+#pragma GCC unroll 4
+                for (int v = 0; v < NV; v++) acc[r][v] = _mm512_fmadd_ps(xb, w[v], acc[r][v]);
+            }
+        }
+    }
+    const __m512 vlo = _mm512_set1_ps(a->lo), vhi = _mm512_set1_ps(a->hi), zero = _mm512_setzero_ps();
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; r++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) {
+            __mmask16 m = v == NV - 1 ? mlast : (__mmask16)0xFFFF;
+            int64_t o = r * N + col0 + v * 16;
+            __m512 t = acc[r][v];
+            bool whole = v < NV - 1 || mlast == 0xFFFF; /* plain stores: masked ones cost more on some CPUs */
+            if (z) t = _mm512_add_ps(t, whole ? _mm512_loadu_ps(z + o) : _mm512_maskz_loadu_ps(m, z + o));
+            if (a->act == 1) t = _mm512_max_ps(t, zero);
+            else if (a->act == 2) t = _mm512_min_ps(_mm512_max_ps(t, vlo), vhi);
+            if (whole) _mm512_storeu_ps(y + o, t);
+            else _mm512_mask_storeu_ps(y + o, m, t);
+        }
+}
+
+typedef void (*tile_fn)(const nhwc_direct_args *a, const float *x, int64_t col0, float *y, const float *z, __mmask16 mlast);
+
+#define TILE(NV, MR)                                                                                              \
+    static void tile_##NV##_##MR(const nhwc_direct_args *a, const float *x, int64_t col0, float *y, const float *z, \
+                                 __mmask16 mlast)                                                                 \
+    {                                                                                                             \
+        tile(a, x, col0, y, z, mlast, MR, NV);                                                                    \
+    }
+TILE(1, 8) TILE(1, 4) TILE(1, 2) TILE(1, 1)
+TILE(2, 8) TILE(2, 4) TILE(2, 2) TILE(2, 1)
+TILE(3, 8) TILE(3, 4) TILE(3, 2) TILE(3, 1)
+TILE(4, 6) TILE(4, 4) TILE(4, 2) TILE(4, 1)
+
+/* Per NV, tiles from the tallest down (MR 0 ends the list). */
+static const struct {
+    int mr;
+    tile_fn fn;
+} tiles[4][5] = {
+    {{8, tile_1_8}, {4, tile_1_4}, {2, tile_1_2}, {1, tile_1_1}, {0, NULL}},
+    {{8, tile_2_8}, {4, tile_2_4}, {2, tile_2_2}, {1, tile_2_1}, {0, NULL}},
+    {{8, tile_3_8}, {4, tile_3_4}, {2, tile_3_2}, {1, tile_3_1}, {0, NULL}},
+    {{6, tile_4_6}, {4, tile_4_4}, {2, tile_4_2}, {1, tile_4_1}, {0, NULL}},
+};
+
+void nhwc_direct_f32__avx512(const nhwc_direct_args *a, int64_t pixels)
+{
+    /* column blocks of at most 4 vectors, as even as possible */
+    int64_t nvt = (a->N + 15) / 16, nb = (nvt + 3) / 4, per = (nvt + nb - 1) / nb;
+    for (int64_t col0 = 0; col0 < a->N; col0 += per * 16) {
+        int64_t ncols = a->N - col0 < per * 16 ? a->N - col0 : per * 16;
+        int nv = (int)((ncols + 15) / 16);
+        int last = (int)(ncols - (nv - 1) * 16);
+        __mmask16 mlast = last >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << last) - 1);
+        int64_t p = 0;
+        for (int t = 0; t < 5 && tiles[nv - 1][t].mr; t++) {
+            int mr = tiles[nv - 1][t].mr;
+            for (; p + mr <= pixels; p += mr)
+                tiles[nv - 1][t].fn(a, a->x + p * a->pix_stride, col0, a->y + p * a->N, a->z ? a->z + p * a->N : NULL,
+                                    mlast);
+        }
+    }
+}
