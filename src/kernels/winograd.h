@@ -1,0 +1,194 @@
+/* kernels/winograd.h — the tile transforms of Winograd F(4x4,3x3) convolution (6x6 input tiles,
+ * points 0, +-1, +-2, inf), written once over 16-lane GCC vectors (lanes = 16 tiles) and
+ * compiled per ISA by fast_conv_winograd.c (portable) and x86/winograd_f32_{avx2,avx512}.c.
+ *   input  V = B^T d B   (d: 6x6 input window of a tile)
+ *   weight U = G g G^T   (g: 3x3 kernel; fast_conv_winograd.c, in double)
+ *   output Y = A^T m A   (m: the 6x6 elementwise products summed over channels)
+ * Element xi = 6*i + j of a transformed tile is row i, column j. The bodies take the gather of
+ * input windows and the scatter of output tiles as parameters: the portable ones here, vector
+ * ones (permutes over runs of tiles along a tile row) in x86/winograd_f32_avx512.c. */
+#ifndef STRATA_KERNELS_WINOGRAD_H
+#define STRATA_KERNELS_WINOGRAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#define WINO_LANES 16 /* tiles per vector group */
+#define WINO_XI 36    /* elements of a transformed tile */
+
+/* One convolution's geometry (batch N, NCHW, 3x3, stride 1): tiles of 4x4 outputs. */
+typedef struct wino_geom {
+    int64_t C, H, W;  /* input channels and extent */
+    int64_t M, Ho, Wo;/* output channels and extent */
+    int64_t pt, pl;   /* padding before (top, left) */
+    int64_t tw, T;    /* tile columns, tiles per image */
+} wino_geom;
+
+/* Where one tile reads and writes (precomputed per block of tiles). */
+typedef struct wino_tile {
+    int64_t x_img;    /* offset of the tile's image in x (img * C*H*W) */
+    int64_t y_off;    /* offset of its first output in y's channel 0 (img*M*Ho*Wo + oy*Wo + ox) */
+    int32_t iy0, ix0; /* top-left of its 6x6 input window (may be negative: padding) */
+    int32_t rows, cols;/* valid outputs (<= 4 each) at the bottom / right edges */
+} wino_tile;
+
+/* What the output transform fuses: + bias[m], + residual z (same layout as y), activation. */
+typedef struct wino_epi {
+    const float *bias;/* M floats or NULL */
+    const float *z;   /* residual like y, or NULL */
+    int act;          /* WINO_ACT_* */
+    float lo, hi;     /* clip bounds */
+} wino_epi;
+
+enum { WINO_ACT_NONE = 0, WINO_ACT_RELU = 1, WINO_ACT_CLIP = 2 };
+
+/* Input transform of channels [c0, c1) for tiles[0..n) (n <= ldv, ldv a multiple of 16, v
+ * 64-byte aligned): v[(xi*C + c)*ldv + l] = V of tile l, channel c; lanes n..ldv are zeroed. */
+typedef void (*wino_input_fn)(const wino_geom *g, const wino_tile *tiles, int64_t n, const float *x,
+                              int64_t c0, int64_t c1, float *v, int64_t ldv);
+/* Output transform of channels [m0, m1) for tiles[0..n) from mx[(xi*M + m)*ldm + l], with the
+ * epilogue, into y (NCHW). */
+typedef void (*wino_output_fn)(const wino_geom *g, const wino_tile *tiles, int64_t n, const float *mx,
+                               int64_t m0, int64_t m1, int64_t ldm, const wino_epi *e, float *y);
+
+void winograd_f32_input__scalar(const wino_geom *g, const wino_tile *tiles, int64_t n, const float *x,
+                                int64_t c0, int64_t c1, float *v, int64_t ldv);
+void winograd_f32_output__scalar(const wino_geom *g, const wino_tile *tiles, int64_t n, const float *mx,
+                                 int64_t m0, int64_t m1, int64_t ldm, const wino_epi *e, float *y);
+#if defined(__x86_64__)
+void winograd_f32_input__avx2(const wino_geom *g, const wino_tile *tiles, int64_t n, const float *x,
+                              int64_t c0, int64_t c1, float *v, int64_t ldv);
+void winograd_f32_output__avx2(const wino_geom *g, const wino_tile *tiles, int64_t n, const float *mx,
+                               int64_t m0, int64_t m1, int64_t ldm, const wino_epi *e, float *y);
+void winograd_f32_input__avx512(const wino_geom *g, const wino_tile *tiles, int64_t n, const float *x,
+                                int64_t c0, int64_t c1, float *v, int64_t ldv);
+void winograd_f32_output__avx512(const wino_geom *g, const wino_tile *tiles, int64_t n, const float *mx,
+                                 int64_t m0, int64_t m1, int64_t ldm, const wino_epi *e, float *y);
+#endif
+
+/* ---- the bodies (static inline: each including file compiles them with its ISA flags) ------ */
+
+typedef float wino_v __attribute__((vector_size(64))); /* 16 lanes; lowered to what the ISA has */
+
+/* B^T applied to d[0], d[s], .., d[5s], written to w[0], w[ws], .., w[5ws]. */
+static inline void wino_bt(const wino_v *d, ptrdiff_t s, wino_v *w, ptrdiff_t ws)
+{
+    wino_v d0 = d[0], d1 = d[s], d2 = d[2 * s], d3 = d[3 * s], d4 = d[4 * s], d5 = d[5 * s];
+    wino_v t0 = d4 - 4.0f * d2, t1 = d3 - 4.0f * d1, t2 = d4 - d2, t3 = 2.0f * (d3 - d1);
+    w[0] = 4.0f * d0 - 5.0f * d2 + d4;
+    w[ws] = t0 + t1;
+    w[2 * ws] = t0 - t1;
+    w[3 * ws] = t2 + t3;
+    w[4 * ws] = t2 - t3;
+    w[5 * ws] = 4.0f * d1 - 5.0f * d3 + d5;
+}
+
+/* A^T applied to m[0], m[s], .., m[5s] into o[0..3] stride os. */
+static inline void wino_at(const wino_v *m, ptrdiff_t s, wino_v *o, ptrdiff_t os)
+{
+    wino_v a = m[s] + m[2 * s], b = m[s] - m[2 * s], c = m[3 * s] + m[4 * s], e = m[3 * s] - m[4 * s];
+    o[0] = m[0] + a + c;
+    o[os] = b + 2.0f * e;
+    o[2 * os] = a + 4.0f * c;
+    o[3 * os] = b + 8.0f * e + m[5 * s];
+}
+
+/* The 6x6 windows of tiles[0..n) of one input plane, d[(r*6 + j)*16 + l]; zero outside. */
+static inline void wino_gather(const wino_geom *g, const wino_tile *tiles, int64_t n, const float *x,
+                               int64_t c, float *d)
+{
+    const int64_t H = g->H, W = g->W;
+    for (int64_t l = 0; l < WINO_LANES; l++) {
+        if (l >= n) {
+            for (int e = 0; e < 36; e++) d[e * WINO_LANES + l] = 0.0f;
+            continue;
+        }
+        const wino_tile *t = &tiles[l];
+        const float *p = x + t->x_img + c * H * W;
+        if (t->iy0 >= 0 && t->iy0 + 6 <= H && t->ix0 >= 0 && t->ix0 + 6 <= W) {
+            const float *row = p + t->iy0 * W + t->ix0;
+            for (int r = 0; r < 6; r++, row += W)
+                for (int j = 0; j < 6; j++) d[(r * 6 + j) * WINO_LANES + l] = row[j];
+            continue;
+        }
+        for (int r = 0; r < 6; r++) {
+            int64_t iy = t->iy0 + r;
+            for (int j = 0; j < 6; j++) {
+                int64_t ix = t->ix0 + j;
+                d[(r * 6 + j) * WINO_LANES + l] = iy >= 0 && iy < H && ix >= 0 && ix < W ? p[iy * W + ix] : 0.0f;
+            }
+        }
+    }
+}
+
+/* A gather: wino_gather's contract (an ISA file may bring a faster one). */
+typedef void (*wino_gather_fn)(const wino_geom *g, const wino_tile *tiles, int64_t n, const float *x,
+                               int64_t c, float *d);
+
+static inline void wino_input_body(const wino_geom *g, const wino_tile *tiles, int64_t n, const float *x,
+                                   int64_t c0, int64_t c1, float *v, int64_t ldv, wino_gather_fn gather)
+{
+    wino_v d[36], t[36];
+    const ptrdiff_t xs = (ptrdiff_t)(g->C * ldv / WINO_LANES); /* vectors between xi planes */
+    for (int64_t l0 = 0; l0 < ldv; l0 += WINO_LANES) {
+        int64_t nl = n - l0;
+        for (int64_t c = c0; c < c1; c++) {
+            wino_v *out = (wino_v *)(v + c * ldv + l0);
+            if (nl <= 0) {
+                for (int xi = 0; xi < 36; xi++) out[xi * xs] = (wino_v){0};
+                continue;
+            }
+            gather(g, tiles + l0, nl, x, c, (float *)d);
+            for (int r = 0; r < 6; r++) wino_bt(d + r * 6, 1, t + r * 6, 1); /* along rows */
+            for (int j = 0; j < 6; j++) wino_bt(t + j, 6, out + j * xs, 6 * xs); /* along columns */
+        }
+    }
+}
+
+/* Writes channel m of tiles[0..n) from o[(i*4 + j)*16 + l] (bias added) into y with the
+ * residual and activation, clipped at the bottom and right edges. */
+static inline void wino_scatter(const wino_geom *g, const wino_tile *tiles, int64_t n, const float *o, int64_t m,
+                                const wino_epi *e, float *y)
+{
+    const int64_t HoWo = g->Ho * g->Wo, Wo = g->Wo;
+    for (int64_t l = 0; l < n; l++) {
+        const wino_tile *tl = &tiles[l];
+        int64_t base = tl->y_off + m * HoWo;
+        for (int i = 0; i < tl->rows; i++) {
+            float *yr = y + base + i * Wo;
+            const float *zr = e->z ? e->z + base + i * Wo : NULL;
+            for (int j = 0; j < tl->cols; j++) {
+                float s = o[(i * 4 + j) * WINO_LANES + l];
+                if (zr) s += zr[j];
+                if (e->act == WINO_ACT_RELU) s = s > 0.0f ? s : 0.0f;
+                else if (e->act == WINO_ACT_CLIP) s = s < e->lo ? e->lo : s > e->hi ? e->hi : s;
+                yr[j] = s;
+            }
+        }
+    }
+}
+
+/* A scatter: wino_scatter's contract (an ISA file may bring a faster one). */
+typedef void (*wino_scatter_fn)(const wino_geom *g, const wino_tile *tiles, int64_t n, const float *o, int64_t m,
+                                const wino_epi *e, float *y);
+
+static inline void wino_output_body(const wino_geom *g, const wino_tile *tiles, int64_t n, const float *mx,
+                                    int64_t m0, int64_t m1, int64_t ldm, const wino_epi *e, float *y,
+                                    wino_scatter_fn scatter)
+{
+    wino_v t[24], o[16];
+    const ptrdiff_t xs = (ptrdiff_t)(g->M * ldm / WINO_LANES);
+    for (int64_t m = m0; m < m1; m++) {
+        float bias = e->bias ? e->bias[m] : 0.0f;
+        for (int64_t l0 = 0; l0 < n; l0 += WINO_LANES) {
+            const wino_v *in = (const wino_v *)(mx + m * ldm + l0);
+            for (int i = 0; i < 6; i++) wino_at(in + 6 * i * xs, xs, t + i * 4, 1); /* along rows */
+            for (int j = 0; j < 4; j++) wino_at(t + j, 4, o + j, 4);                /* along columns */
+            for (int q = 0; q < 16; q++) o[q] += bias;
+            scatter(g, tiles + l0, n - l0 < WINO_LANES ? n - l0 : WINO_LANES, (const float *)o, m, e, y);
+        }
+    }
+}
+
+#endif
