@@ -12,7 +12,7 @@
 #include "kernels/kernels.h"
 
 #define MAX_IO 64
-#define MAX_CANDIDATES 8
+#define MAX_CANDIDATES 16
 
 /* The static view of node n's inputs: dtype and shape, data for constants. */
 static bool static_inputs(const ir_graph *g, const ir_node *n, strata_tensor *tin, const strata_tensor **pin)

@@ -2,6 +2,7 @@
  * status translation shared by the oneDNN tactics (see dnnl_common.h). */
 #include <omp.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "dnnl_common.h"
@@ -93,7 +94,9 @@ strata_status dnnl_primitive_get(const void *key, size_t key_len, dnnl_make_fn m
         return dnnl_check(ds, n, "primitive creation");
     }
     slot *s = &slots[at];
-    void *copy = s->key ? NULL : mem_alloc(key_len ? key_len : 1);
+    /* libc, not mem_alloc: during a run mem_alloc is the session's scratch arena, and the key
+     * must outlive the run */
+    void *copy = s->key ? NULL : malloc(key_len ? key_len : 1);
     if (copy) {
         memcpy(copy, key, key_len);
         s->hash = h, s->key = copy, s->key_len = key_len, s->prim = p;
