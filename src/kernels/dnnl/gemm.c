@@ -1,14 +1,37 @@
 /* kernels/dnnl/gemm.c — oneDNN's sgemm (Debian libdnnl) as a tactic for Gemm / MatMul and their
- * com.strata fused forms, beside Strata's own GEMM, for autotune to choose per shape. oneDNN
- * runs on OpenMP: the calling thread's OpenMP team is set to the session's thread count first
- * (so a library with its own threads uses the same count). The bias, residual and activation
- * are applied around the call (C prefilled with the bias; the rest in a pass after). */
+ * com.strata fused forms, beside Strata's own GEMM, for autotune to choose per shape. Each
+ * thread of the session's pool runs a single-threaded sgemm on a block of rows (oneDNN's OpenMP
+ * team would spin after each call, taking the cores our pool needs next). The bias, residual
+ * and activation are applied around the call (C prefilled with the bias; the rest in a pass
+ * after). */
 #include <omp.h>
 #include <string.h>
 
 #include <oneapi/dnnl/dnnl.h>
 
 #include "kernels/fast_internal.h"
+
+#define ROW_GRAIN 16
+
+typedef struct sgemm_job {
+    char ta, tb;
+    int64_t M, N, K, lda, ldb, step;
+    float alpha, beta;
+    const float *A, *B;
+    float *C;
+    dnnl_status_t status[64];
+} sgemm_job;
+
+static void sgemm_rows(void *arg, int64_t i, int thread_index)
+{
+    (void)thread_index;
+    sgemm_job *j = arg;
+    int64_t m0 = i * j->step, m = j->M - m0 < j->step ? j->M - m0 : j->step;
+    if (omp_get_max_threads() != 1) omp_set_num_threads(1);
+    const float *a = j->ta == 'T' ? j->A + m0 : j->A + m0 * j->lda;
+    j->status[i] = dnnl_sgemm(j->ta, j->tb, m, j->N, j->K, j->alpha, a, j->lda, j->B, j->ldb, j->beta,
+                              j->C + m0 * j->N, j->N);
+}
 
 static bool op_is(const op_node *n, const char *onnx, const char *fused)
 {
@@ -50,10 +73,18 @@ static strata_status run(const fast_kernel *k, const op_node *n, const strata_te
             for (int64_t j = 0; j < N; j++) Y[i * N + j] = c[(C->rank == 2 ? i * cstr[0] : 0) + j * cstr[1]];
         c_scale = beta;
     }
-    omp_set_num_threads(ctx->n_threads > 0 ? ctx->n_threads : 1);
-    dnnl_status_t ds = dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, alpha, A->data, A->dims[A->rank - 1],
-                                  B->data, B->dims[1], c_scale, Y, N);
-    if (ds != dnnl_success) return op_error(n, STRATA_INTERNAL, "oneDNN sgemm failed with status %d", (int)ds);
+    sgemm_job job = {ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, A->dims[A->rank - 1], B->dims[1], M, alpha, c_scale,
+                     A->data, B->data, Y, {dnnl_success}};
+    int threads = thread_pool_size(ctx ? ctx->pool : NULL);
+    int64_t parts = M / ROW_GRAIN < threads ? M / ROW_GRAIN : threads;
+    if (parts > 64) parts = 64;
+    if (parts > 1) job.step = (M + parts - 1) / parts;
+    int64_t n_parts = M ? (M + job.step - 1) / job.step : 0;
+    if (n_parts > 1) thread_pool_parallel_for(ctx->pool, n_parts, sgemm_rows, &job);
+    else if (n_parts == 1) sgemm_rows(&job, 0, 0);
+    for (int64_t i = 0; i < n_parts; i++)
+        if (job.status[i] != dnnl_success)
+            return op_error(n, STRATA_INTERNAL, "oneDNN sgemm failed with status %d", (int)job.status[i]);
     fast_act act;
     fast_activation(n, &act);
     fast_tail(Y, y->dims, y->rank, z, &act);
