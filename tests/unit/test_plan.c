@@ -413,3 +413,75 @@ TEST(test_plan_reference_tactics_are_portable)
     EXPECT_OK(strata_plan_open(path, &p));
     strata_plan_close(p);
 }
+
+/* --precision bf16: an fp32 plan never needs bf16 instructions; a bf16 plan on a CPU with them
+ * needs them (its convs run in bf16), matches the reference within bf16 rounding at every
+ * batch of its profile and keeps the top class; a bad precision name is refused. */
+TEST(test_plan_precision_bf16)
+{
+    char f32[512], bf16[512];
+    snprintf(f32, sizeof f32, "%s/f32.plan", test_tmpdir());
+    snprintf(bf16, sizeof bf16, "%s/bf16.plan", test_tmpdir());
+    const char *shapes[1] = {"input=1x1x8x8:4x1x8x8:16x1x8x8"};
+    strata_compile_options o = {shapes, 1, NULL, NULL, NULL, 0, NULL};
+    EXPECT_OK(strata_compile(demo_model(), f32, &o));
+    o.precision = "bf16";
+    EXPECT_OK(strata_compile(demo_model(), bf16, &o));
+    o.precision = "fp16";
+    EXPECT_STATUS(strata_compile(demo_model(), bf16 /* not written */, &o), STRATA_INVALID_ARGUMENT);
+    EXPECT_STR_CONTAINS(strata_last_error(), "'fp16'");
+    size_t na = 0, nb = 0;
+    char *a = read_file(f32, &na), *b = read_file(bf16, &nb);
+    uint64_t cpu_a = 0, cpu_b = 0;
+    if (a && b) {
+        memcpy(&cpu_a, a + PLAN_OFF_CPU, 8);
+        memcpy(&cpu_b, b + PLAN_OFF_CPU, 8);
+    }
+    free(a);
+    free(b);
+    EXPECT((cpu_a & CPU_AVX512BF16) == 0);
+    if (!(cpu_features() & CPU_AVX512BF16)) {
+        EXPECT((cpu_b & CPU_AVX512BF16) == 0); /* nothing to run in bf16 here: an fp32 plan */
+        return;
+    }
+    EXPECT((cpu_b & CPU_AVX512BF16) != 0);
+    strata_plan *p = NULL;
+    strata_session *s = NULL, *ref = NULL;
+    strata_model *m = NULL;
+    EXPECT_OK(strata_plan_open(bf16, &p));
+    EXPECT_OK(strata_model_load(demo_model(), &m));
+    if (!p || !m) goto done;
+    EXPECT_OK(strata_session_create_plan(p, NULL, &s));
+    EXPECT_OK(strata_session_create(m, NULL, &ref));
+    const char *names[1] = {"input"};
+    for (int64_t batch = 1; batch <= 16; batch += 5) {
+        strata_tensor *x = random_input(batch, 7u + (unsigned)batch), *y = NULL, *yr = NULL;
+        EXPECT_OK(strata_session_run(s, 1, names, &x, 0, NULL, &y));
+        EXPECT_OK(strata_session_run(ref, 1, names, &x, 0, NULL, &yr));
+        if (y && yr) {
+            double dot = 0, ny = 0, nr = 0;
+            int64_t classes = strata_tensor_numel(y) / batch, same_top = 0;
+            for (int64_t r = 0; r < batch; r++) {
+                int64_t ty = 0, tr = 0;
+                for (int64_t c = 0; c < classes; c++) {
+                    double u = tensor_get_f64(y, r * classes + c), v = tensor_get_f64(yr, r * classes + c);
+                    dot += u * v, ny += u * u, nr += v * v;
+                    if (u > tensor_get_f64(y, r * classes + ty)) ty = c;
+                    if (v > tensor_get_f64(yr, r * classes + tr)) tr = c;
+                }
+                same_top += ty == tr;
+            }
+            EXPECT(dot / sqrt(ny * nr) >= 0.999);
+            EXPECT(max_diff(y, yr) > 0.0); /* it did compute in bf16 */
+            EXPECT_EQ(same_top, batch);
+        }
+        strata_tensor_destroy(x);
+        strata_tensor_destroy(y);
+        strata_tensor_destroy(yr);
+    }
+done:
+    strata_session_destroy(s);
+    strata_session_destroy(ref);
+    strata_plan_close(p);
+    strata_model_destroy(m);
+}
