@@ -6,6 +6,8 @@
 #
 # usage: bench/model_bench.sh [MODEL...]   (names: resnet50 mobilenet_v2 bert_base digits_cnn mlp)
 # env:   STRATA=build/strata  ROUNDS=3  ITERS=10  BATCHES="1 8"  THREADS="1 2"  NODE=node
+#        TACTICS=autotune (Strata's plans: kernels timed on this machine at the run's thread count,
+#        as TensorRT's builder does; TACTICS=heuristic for the untimed choice)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,6 +17,7 @@ ITERS=${ITERS:-10}
 BATCHES=${BATCHES:-"1 8"}
 THREADS=${THREADS:-"1 2"}
 NODE=${NODE:-node}
+TACTICS=${TACTICS:-autotune}
 PEERS=$ROOT/bench/peers
 MODELS=("$@")
 [ ${#MODELS[@]} -gt 0 ] || MODELS=(resnet50 mobilenet_v2 bert_base digits_cnn mlp)
@@ -53,8 +56,10 @@ np.save(sys.argv[3], x)
 print(inp.name + "=" + "x".join(str(d) for d in dims))
 EOF
 )
-        "$STRATA" compile "$model" -o "$TMP/m.plan" --shape "$shape" > /dev/null
         for t in $THREADS; do
+            # tactics timed at this thread count (as a deployment would compile for its threads)
+            "$STRATA" compile "$model" -o "$TMP/m.plan" --shape "$shape" --tactics "$TACTICS" --threads "$t" \
+                --timing-cache "$TMP/timing.txt" > /dev/null
             : > "$TMP/s"; : > "$TMP/o"
             for r in $(seq 1 "$ROUNDS"); do
                 "$STRATA" bench "$TMP/m.plan" --batch "$b" --threads "$t" --iters "$ITERS" --warmup 2 --json > "$TMP/s.json"

@@ -40,8 +40,9 @@ static void ref_name(const ir_node *n, char *buf, size_t n_buf)
     snprintf(buf, n_buf, "%s%s%s__ref", n->domain, n->domain[0] ? "." : "", n->op_type);
 }
 
-/* "Op|float32[1,64,56,56],float32[64,64,3,3]|attrs=HASH|KERNEL|cpu=BITS" */
-static void cache_key(const ir_node *n, const strata_tensor *const *pin, const char *kernel, char *key, size_t n_key)
+/* "Op|float32[1,64,56,56],float32[64,64,3,3]|attrs=HASH|KERNEL|cpu=BITS|threads=T" */
+static void cache_key(const ir_node *n, const strata_tensor *const *pin, const char *kernel, int n_threads, char *key,
+                      size_t n_key)
 {
     uint64_t h = 0;
     for (size_t a = 0; a < n->n_attrs; a++) {
@@ -60,7 +61,8 @@ static void cache_key(const ir_node *n, const strata_tensor *const *pin, const c
         o += (size_t)snprintf(key + o, n_key - o, "%s%s", k ? "," : "", pin[k] ? tensor_describe(pin[k], d, sizeof d) : "-");
     }
     if (o < n_key)
-        snprintf(key + o, n_key - o, "|attrs=%016llx|%s|cpu=%x", (unsigned long long)h, kernel, cpu_features());
+        snprintf(key + o, n_key - o, "|attrs=%016llx|%s|cpu=%x|threads=%d", (unsigned long long)h, kernel,
+                 cpu_features(), n_threads);
 }
 
 /* Times one candidate (fast kernel k, or the reference op when k is NULL); UINT64_MAX when it
@@ -178,7 +180,7 @@ static strata_status autotune(const ir_node *n, const op_node *on, const strata_
         char name[300], key[1024];
         if (k) snprintf(name, sizeof name, "%s", k->name);
         else ref_name(n, name, sizeof name);
-        cache_key(n, pin, name, key, sizeof key);
+        cache_key(n, pin, name, n_threads, key, sizeof key);
         uint64_t ns;
         if (!timing_cache_get(tc, key, &ns)) {
             ns = time_packed(on, ref, k, in, outs, pool, n_threads);
