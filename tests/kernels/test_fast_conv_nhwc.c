@@ -2,7 +2,7 @@
  * NHWC reference forms (ref/fused.c, which transpose to NCHW and run the ONNX op) on random
  * shapes: channel tails, stride 2, padding, dilation, 1x1 direct, depthwise, the direct rows
  * (pointwise with few outputs, stems), residual, relu/clip, packed and unpacked weights, 1 and 2
- * threads, every row this CPU runs. */
+ * threads (row bands), activations past 8 MiB (the prefetching paths), every row this CPU runs. */
 #include <math.h>
 #include <string.h>
 
@@ -189,6 +189,12 @@ TEST(fast_conv_nhwc_depthwise_rows_match_reference)
         {1, 5, 31, 8, 8, 3, 1, 0, 1, 8, "Clip", true},
         {1, 4, 40, 5, 5, 3, 1, 1, 1, 5, "", false},
         {1, 9, 35, 48, 48, 3, 2, 1, 1, 48, "Clip", false},
+        /* many rows: bands of rows per task on 2 threads */
+        {2, 40, 40, 48, 48, 3, 1, 1, 1, 48, "Clip", true},
+        {3, 33, 37, 24, 24, 3, 2, 1, 1, 24, "Relu", false},
+        /* activations past 8 MiB: the software-prefetch path, channel tails, stride 1 and 2 */
+        {2, 66, 66, 300, 300, 3, 1, 1, 1, 300, "Clip", true},
+        {2, 80, 79, 200, 200, 3, 2, 1, 1, 200, "Relu", false},
     };
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) conv_case_run(&cases[i], 191 + i);
 }
@@ -212,6 +218,9 @@ TEST(fast_conv_nhwc_direct_rows_match_reference)
         {1, 15, 15, 3, 8, 7, 2, 3, 1, 1, "Relu", false},     /* the ResNet stem */
         {1, 11, 30, 8, 40, 3, 1, 0, 1, 1, "", false},        /* no padding, wide rows */
         {1, 3, 4, 3, 5, 5, 1, 1, 1, 1, "", false},           /* window larger than the image */
+        /* activations past 8 MiB: the software-prefetch path (tiles of the next pixels) */
+        {2, 70, 70, 200, 40, 1, 1, 0, 1, 1, "", true},       /* projection-like, residual, tails */
+        {1, 112, 111, 24, 150, 1, 1, 0, 1, 1, "Clip", false}, /* expansion-like */
     };
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) conv_case_run_rows(&cases[i], 311 + i, true);
 }

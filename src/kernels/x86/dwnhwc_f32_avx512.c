@@ -9,6 +9,7 @@
 
 #define DW_P 8      /* interior output pixels per step */
 #define DW_MAXKH 64 /* kernel rows (the caller allows at most 64 taps) */
+#define DW_PF (2 * DW_P) /* prefetch distance in output pixels */
 
 #define DW_INLINE static inline __attribute__((always_inline))
 
@@ -39,6 +40,18 @@ DW_INLINE void dw_block(const dwnhwc_row_args *a, const dw_rows *r, int64_t ow, 
     __m512 acc[DW_P];
 #pragma GCC unroll 8
     for (int p = 0; p < DW_P; p++) acc[p] = b;
+    /* Activations larger than the caches come from memory: fetch the lines of the input rows
+     * this output row reads first (the last SW) two groups ahead, and the output lines to be
+     * written (prefetchw: owned, no second trip when the store comes). */
+    if (a->prefetch && ow + DW_PF + DW_P <= a->Wo && iw0 + (DW_PF + DW_P) * SW <= a->W) {
+        for (int i = r->n - SW < 0 ? 0 : r->n - SW; i < r->n; i++) {
+            const float *pf = r->x[i] + (iw0 + DW_PF * SW) * C + c;
+#pragma GCC unroll 16
+            for (int q = 0; q < DW_P * SW; q++) _mm_prefetch((const char *)(pf + q * C), _MM_HINT_T0);
+        }
+#pragma GCC unroll 8
+        for (int p = 0; p < DW_P; p++) __asm__ volatile("prefetchw %0" ::"m"(a->y[(ow + DW_PF + p) * C + c]));
+    }
     for (int i = 0; i < r->n; i++) {
         const float *xr = r->x[i] + iw0 * C + c, *wr = r->w[i] + c;
         __m512 wv[3], xv[NX];

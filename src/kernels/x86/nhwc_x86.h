@@ -25,6 +25,7 @@ typedef struct dwnhwc_row_args {
     float *y;                   /* this output row, Wo x C */
     int act;
     float lo, hi;
+    int prefetch;               /* activations beyond the caches: software prefetch (AVX-512) */
 } dwnhwc_row_args;
 
 /* A direct convolution over `pixels` consecutive outputs of one row, y[p*N + m] = act(bias[m]
@@ -43,6 +44,7 @@ typedef struct nhwc_direct_args {
     float *y;                   /* output rows, N floats per pixel */
     int act;
     float lo, hi;
+    int prefetch;               /* activations beyond the caches: software prefetch (AVX-512) */
 } nhwc_direct_args;
 
 #if defined(__x86_64__)
