@@ -75,6 +75,7 @@ static bool supports(const fast_kernel *k, const op_node *n, const strata_tensor
 }
 
 static bool supports_f32(const op_node *n, const strata_tensor *const *in);
+static bool supports_f32_first(const op_node *n, const strata_tensor *const *in);
 static bool supports_nhwc_f32(const op_node *n, const strata_tensor *const *in);
 static bool supports_bf16(const op_node *n, const strata_tensor *const *in);
 static bool supports_nhwc_bf16(const op_node *n, const strata_tensor *const *in);
@@ -498,6 +499,9 @@ const fast_kernel fast_dnnl_conv_kernels[] = {
     {"conv_bf16__dnnl", "Conv", "", CPU_AVX512BF16, GEMM_ISA_AUTO, 100, supports_bf16, run, packed_size, pack},
     {"conv_bf16__dnnl", "FusedConv", "com.strata", CPU_AVX512BF16, GEMM_ISA_AUTO, 100, supports_bf16, run, packed_size, pack},
     {"conv_nhwc_bf16__dnnl", "FusedConv", "com.strata", CPU_AVX512BF16, GEMM_ISA_AUTO, 100, supports_nhwc_bf16, run, packed_size, pack},
+    /* the same NCHW fp32 kernel ahead of ours (priority 30) where it measured faster */
+    {"conv_f32__dnnl", "Conv", "", 0, GEMM_ISA_AUTO, 45, supports_f32_first, run, packed_size, pack},
+    {"conv_f32__dnnl", "FusedConv", "com.strata", 0, GEMM_ISA_AUTO, 45, supports_f32_first, run, packed_size, pack},
 };
 const size_t fast_dnnl_conv_count = ARRAY_LEN(fast_dnnl_conv_kernels);
 
@@ -520,4 +524,21 @@ static bool supports_bf16(const op_node *n, const strata_tensor *const *in)
 static bool supports_nhwc_bf16(const op_node *n, const strata_tensor *const *in)
 {
     return supports(&fast_dnnl_conv_kernels[5], n, in);
+}
+
+/* Where oneDNN's blocked (nChw16c) convolution beat our NCHW kernels on ResNet-50 (autotune,
+ * batch 1, 1 thread, this Zen 4): outputs of 7x7 and smaller (our GEMM's 32-column tiles
+ * waste a third of a 49-pixel row), strided convolutions with a window (the im2col gather), and
+ * stems of at most 4 input channels. Everywhere else the row stays an autotune candidate only. */
+static bool supports_f32_first(const op_node *n, const strata_tensor *const *in)
+{
+    if (!supports_f32(n, in) || op_attr_int(n, "group", 1) != 1) return false;
+    const int64_t *x = in[0]->dims, *w = in[1]->dims;
+    size_t ns = 0;
+    const int64_t *st = op_attr_ints(n, "strides", &ns);
+    int64_t sh = st && ns == 2 ? st[0] : 1, sw = st && ns == 2 ? st[1] : 1;
+    bool strided = sh > 1 || sw > 1;
+    int64_t ho = sh > 0 ? (x[2] + sh - 1) / sh : 0, wo = sw > 0 ? (x[3] + sw - 1) / sw : 0; /* about */
+    bool small_map = x[2] > 0 && x[3] > 0 && ho * wo <= 64 && x[1] >= 64;
+    return small_map || (strided && w[2] * w[3] > 1) || (x[1] > 0 && x[1] <= 4);
 }
