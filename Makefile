@@ -36,8 +36,6 @@ $(BUILD)/src/server/kserve_grpc.o $(BUILD)/tools/cmd_perf.o: $(BUILD)/gen/grpc_s
 
 # The content hash runs over whole plan files at open: -O3 lets the compiler vectorise it.
 $(BUILD)/src/core/hash.o: OPT := -O3
-# The thread pool is an OpenMP team (the one oneDNN uses from the same thread).
-$(BUILD)/src/core/thread_pool.o: CFLAGS += -fopenmp
 
 # ISA flags come from the file name's suffix only (kernels/x86/<op>_<dtype>_<isa>.c), so no
 # other file is built with them and the library runs on any x86-64 (dispatch is at run time).

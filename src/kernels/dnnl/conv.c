@@ -387,6 +387,57 @@ static void *scratch(size_t bytes)
     return mem_alloc_aligned(bytes ? bytes : 64);
 }
 
+#define MAX_SLICES 64
+
+/* One thread's share of a conv: a slice of the batch, its primitive and its scratch. */
+typedef struct conv_slice {
+    const op_node *n;
+    conv_key k;                        /* N = the slice's images */
+    dnnl_primitive_t p;
+    bool owned;
+    dnnl_memory_desc_t smd, wmd, dmd, scmd, xu, yu, bu;
+    const float *x, *z;                /* the slice's input and residual (NULL: none) */
+    float *y;                          /* its output */
+    const void *w, *bias;
+    void *xbuf, *dbuf, *sp;            /* input / output in the primitive's format, scratchpad */
+    size_t sp_bytes, y_floats;
+    strata_status st;
+} conv_slice;
+
+static void run_slice(void *arg, int64_t i, int thread_index)
+{
+    (void)thread_index;
+    conv_slice *sl = &((conv_slice *)arg)[i];
+    const op_node *n = sl->n;
+    kernel_ctx one = {NULL, 1};
+    dnnl_use_threads(&one);
+    strata_status st = STRATA_OK;
+    const void *xs = sl->x;
+    void *ds = sl->y;
+    if (sl->xbuf) {
+        st = reorder(&sl->xu, sl->x, &sl->smd, sl->xbuf, 1, n);
+        xs = sl->xbuf;
+    }
+    if (sl->dbuf) ds = sl->dbuf;
+    if (st == STRATA_OK && sl->z) { /* the residual into dst first: the sum post-op adds the conv to it */
+        if (sl->dbuf) st = reorder(&sl->yu, sl->z, &sl->dmd, sl->dbuf, 1, n);
+        else if (sl->z != sl->y) memcpy(sl->y, sl->z, sl->y_floats * sizeof(float));
+    }
+    if (st == STRATA_OK) {
+        int args[5] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST, DNNL_ARG_BIAS, DNNL_ARG_SCRATCHPAD};
+        dnnl_memory_desc_t mds[5] = {sl->smd, sl->wmd, sl->dmd, sl->bu, sl->bu};
+        void *ptrs[5] = {(void *)xs, (void *)sl->w, ds, (void *)sl->bias, sl->sp};
+        int n_args = sl->bias ? 4 : 3;
+        if (sl->sp_bytes) { /* scratchpad after the bias, or in its place */
+            args[n_args] = DNNL_ARG_SCRATCHPAD, mds[n_args] = sl->scmd, ptrs[n_args] = sl->sp;
+            n_args++;
+        }
+        st = dnnl_run(sl->p, n_args, args, mds, ptrs, n);
+    }
+    if (st == STRATA_OK && sl->dbuf) st = reorder(&sl->dmd, sl->dbuf, &sl->yu, sl->y, 1, n);
+    sl->st = st;
+}
+
 static strata_status run(const fast_kernel *kk, const op_node *n, const strata_tensor *const *in,
                          strata_tensor *const *out, const kernel_ctx *ctx)
 {
@@ -422,71 +473,92 @@ static strata_status run(const fast_kernel *kk, const op_node *n, const strata_t
     } else if (!wdata) {
         return op_error(n, STRATA_INVALID_ARGUMENT, "weights have neither values nor a packed form");
     }
-    dnnl_use_threads(ctx);
-    dnnl_primitive_t p;
-    bool owned;
-    void *xbuf = NULL, *wbuf = NULL, *dbuf = NULL, *sp = NULL;
-    st = dnnl_primitive_get(&k, sizeof k, make_conv, &k, n, &p, &owned);
-    if (st != STRATA_OK) return st;
-    const_dnnl_primitive_desc_t pd = NULL;
-    if ((st = dnnl_check(dnnl_primitive_get_primitive_desc(p, &pd), n, "primitive query")) != STRATA_OK) goto done;
-    const dnnl_memory_desc_t *smd = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
-    const dnnl_memory_desc_t *wmd = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
-    const dnnl_memory_desc_t *dmd = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
-    const dnnl_memory_desc_t *scmd = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
-    dnnl_memory_desc_t xu, yu, wu, bu;
-    dnnl_dims_t bd = {k.M};
-    memset(&bu, 0, sizeof bu);
-    if (!smd || !wmd || !dmd || user_act_md(&k, false, &xu) != dnnl_success || user_act_md(&k, true, &yu) != dnnl_success ||
-        user_weights_md(&k, &wu, dnnl_f32, 0) != dnnl_success || dnnl_memory_desc_init_by_tag(&bu, 1, bd, dnnl_f32, dnnl_x) != dnnl_success) {
-        st = op_error(n, STRATA_INTERNAL, "oneDNN conv: memory descriptors");
-        goto done;
-    }
-    /* the buffers the primitive reads and writes: the node's own where formats agree, else scratch */
-    void *xs = in[0]->data, *ws = (void *)wdata, *ds = y->data;
-    size_t sp_bytes = scmd ? dnnl_memory_desc_get_size(scmd) : 0;
-    if (!dnnl_memory_desc_equal(smd, &xu)) {
-        if (!(xs = xbuf = scratch(dnnl_memory_desc_get_size(smd)))) goto oom;
-        if ((st = reorder(&xu, in[0]->data, smd, xbuf, k.threads, n)) != STRATA_OK) goto done;
-    }
-    const dnnl_memory_desc_t *wsrc = k.packed ? &k.wmd : &wu; /* the weights as they are stored */
-    if (!dnnl_memory_desc_equal(wmd, wsrc)) {
-        if (!(ws = wbuf = scratch(dnnl_memory_desc_get_size(wmd)))) goto oom;
-        if ((st = reorder(wsrc, wdata, wmd, wbuf, k.threads, n)) != STRATA_OK) {
-            if (k.packed)
-                st = op_error(n, STRATA_UNSUPPORTED, "this machine's oneDNN cannot read the plan's packed conv weights (%s; recompile the plan)",
-                              strata_last_error());
-            goto done;
+    /* oneDNN runs single-threaded: the batch is split over the session's pool, one slice of
+     * images per thread, so oneDNN never starts an OpenMP team beside our threads */
+    int threads = node_threads(ctx);
+    int n_slices = (int)(k.N < threads ? k.N : threads);
+    if (n_slices > MAX_SLICES) n_slices = MAX_SLICES;
+    if (n_slices < 1) n_slices = 1;
+    k.threads = 1;
+    kernel_ctx one = {NULL, 1};
+    dnnl_use_threads(&one);
+    conv_slice *slices = mem_calloc((size_t)n_slices, sizeof *slices); /* ~5 KB each: not on the stack */
+    if (!slices) return nn_util_oom(n);
+    void *wbuf = NULL;
+    const void *ws = wdata;
+    int64_t per = (k.N + n_slices - 1) / n_slices;
+    size_t x_img = (size_t)(k.C * k.H * k.W), y_img = (size_t)(k.M * k.Ho * k.Wo);
+    for (int c = 0; c < n_slices && st == STRATA_OK; c++) {
+        conv_slice *sl = &slices[c];
+        int64_t n0 = c * per, nn = k.N - n0 < per ? k.N - n0 : per;
+        sl->n = n;
+        sl->k = k;
+        sl->k.N = nn;
+        if ((st = dnnl_primitive_get(&sl->k, sizeof sl->k, make_conv, &sl->k, n, &sl->p, &sl->owned)) != STRATA_OK) break;
+        const_dnnl_primitive_desc_t pd = NULL;
+        if ((st = dnnl_check(dnnl_primitive_get_primitive_desc(sl->p, &pd), n, "primitive query")) != STRATA_OK) break;
+        const dnnl_memory_desc_t *smd = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
+        const dnnl_memory_desc_t *wmd = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+        const dnnl_memory_desc_t *dmd = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
+        const dnnl_memory_desc_t *scmd = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+        dnnl_dims_t bd = {k.M};
+        if (!smd || !wmd || !dmd || user_act_md(&sl->k, false, &sl->xu) != dnnl_success ||
+            user_act_md(&sl->k, true, &sl->yu) != dnnl_success ||
+            dnnl_memory_desc_init_by_tag(&sl->bu, 1, bd, dnnl_f32, dnnl_x) != dnnl_success) {
+            st = op_error(n, STRATA_INTERNAL, "oneDNN conv: memory descriptors");
+            break;
         }
+        sl->smd = *smd, sl->wmd = *wmd, sl->dmd = *dmd;
+        sl->x = (const float *)in[0]->data + (size_t)n0 * x_img;
+        sl->y = (float *)y->data + (size_t)n0 * y_img;
+        sl->z = k.sum ? (const float *)z->data + (size_t)n0 * y_img : NULL;
+        sl->bias = b ? b->data : NULL;
+        sl->y_floats = (size_t)nn * y_img;
+        /* the buffers the primitive reads and writes: the node's own where formats agree, else scratch */
+        if (!dnnl_memory_desc_equal(smd, &sl->xu) && !(sl->xbuf = scratch(dnnl_memory_desc_get_size(smd)))) goto oom;
+        if (!dnnl_memory_desc_equal(dmd, &sl->yu) && !(sl->dbuf = scratch(dnnl_memory_desc_get_size(dmd)))) goto oom;
+        sl->sp_bytes = scmd ? dnnl_memory_desc_get_size(scmd) : 0;
+        if (sl->sp_bytes) {
+            sl->scmd = *scmd;
+            if (!(sl->sp = scratch(sl->sp_bytes))) goto oom;
+        }
+        if (c == 0) { /* the weights in the primitive's format, once for all slices */
+            dnnl_memory_desc_t wu;
+            if ((st = dnnl_check(user_weights_md(&k, &wu, dnnl_f32, 0), n, "weights descriptor")) != STRATA_OK) break;
+            const dnnl_memory_desc_t *wsrc = k.packed ? &k.wmd : &wu; /* the weights as they are stored */
+            if (!dnnl_memory_desc_equal(wmd, wsrc)) {
+                if (!(wbuf = scratch(dnnl_memory_desc_get_size(wmd)))) goto oom;
+                if ((st = reorder(wsrc, wdata, wmd, wbuf, 1, n)) != STRATA_OK) {
+                    if (k.packed)
+                        st = op_error(n, STRATA_UNSUPPORTED, "this machine's oneDNN cannot read the plan's packed conv weights (%s; recompile the plan)",
+                                      strata_last_error());
+                    break;
+                }
+                ws = wbuf;
+            }
+        }
+        sl->w = ws;
     }
-    if (!dnnl_memory_desc_equal(dmd, &yu) && !(ds = dbuf = scratch(dnnl_memory_desc_get_size(dmd)))) goto oom;
-    if (k.sum) { /* the residual into dst first: the sum post-op adds the conv to it */
-        if (dbuf) st = reorder(&yu, z->data, dmd, dbuf, k.threads, n);
-        else if (z->data != y->data) memcpy(y->data, z->data, (size_t)strata_tensor_numel(y) * sizeof(float));
-        if (st != STRATA_OK) goto done;
+    if (st == STRATA_OK) {
+        if (n_slices == 1) run_slice(slices, 0, 0);
+        else thread_pool_parallel_for(ctx->pool, n_slices, run_slice, slices);
+        for (int c = 0; c < n_slices && st == STRATA_OK; c++)
+            if (slices[c].st != STRATA_OK)
+                st = n_slices == 1 ? slices[c].st : op_error(n, STRATA_INTERNAL, "oneDNN conv failed on a worker thread");
     }
-    if (sp_bytes && !(sp = scratch(sp_bytes))) goto oom;
-    int args[5] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST, DNNL_ARG_BIAS, DNNL_ARG_SCRATCHPAD};
-    dnnl_memory_desc_t mds[5] = {*smd, *wmd, *dmd, bu, sp_bytes ? *scmd : bu};
-    void *ptrs[5] = {xs, ws, ds, b ? b->data : NULL, sp};
-    int n_args = 3;
-    if (b) n_args = 4;
-    if (sp_bytes) { /* scratchpad after the bias, or in its place */
-        args[n_args] = DNNL_ARG_SCRATCHPAD, mds[n_args] = *scmd, ptrs[n_args] = sp;
-        n_args++;
-    }
-    if ((st = dnnl_run(p, n_args, args, mds, ptrs, n)) != STRATA_OK) goto done;
-    if (dbuf && (st = reorder(dmd, dbuf, &yu, y->data, k.threads, n)) != STRATA_OK) goto done;
-    if (z && !z_exact) fast_tail(y->data, y->dims, y->rank, z, &tail_act);
+    if (st == STRATA_OK && z && !z_exact) fast_tail(y->data, y->dims, y->rank, z, &tail_act);
     goto done;
 oom:
     st = nn_util_oom(n);
 done:
-    mem_free_aligned(xbuf);
+    for (int c = n_slices - 1; c >= 0; c--) {
+        mem_free_aligned(slices[c].sp);
+        mem_free_aligned(slices[c].dbuf);
+        mem_free_aligned(slices[c].xbuf);
+        if (slices[c].owned) dnnl_primitive_destroy(slices[c].p);
+    }
     mem_free_aligned(wbuf);
-    mem_free_aligned(dbuf);
-    mem_free_aligned(sp);
-    if (owned) dnnl_primitive_destroy(p);
+    mem_free(slices);
     return st;
 }
 
