@@ -601,10 +601,13 @@ static bool supports_nhwc_bf16(const op_node *n, const strata_tensor *const *in)
 /* Where oneDNN's blocked (nChw16c) convolution beat our NCHW kernels on ResNet-50 (autotune,
  * batch 1, 1 thread, this Zen 4): outputs of 7x7 and smaller (our GEMM's 32-column tiles
  * waste a third of a 49-pixel row), strided convolutions with a window (the im2col gather), and
- * stems of at most 4 input channels. Everywhere else the row stays an autotune candidate only. */
+ * stems of at most 4 input channels, for batches of two or more. Everywhere else the row stays an
+ * autotune candidate only. */
 static bool supports_f32_first(const op_node *n, const strata_tensor *const *in)
 {
-    if (!supports_f32(n, in) || op_attr_int(n, "group", 1) != 1) return false;
+    /* oneDNN runs single-threaded per image slice (run): with one image our multithreaded kernels
+     * come first, autotune still times this row */
+    if (!supports_f32(n, in) || op_attr_int(n, "group", 1) != 1 || in[0]->dims[0] < 2) return false;
     const int64_t *x = in[0]->dims, *w = in[1]->dims;
     size_t ns = 0;
     const int64_t *st = op_attr_ints(n, "strides", &ns);
