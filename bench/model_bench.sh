@@ -22,19 +22,9 @@ PEERS=$ROOT/bench/peers
 MODELS=("$@")
 [ ${#MODELS[@]} -gt 0 ] || MODELS=(resnet50 mobilenet_v2 bert_base digits_cnn mlp)
 
-die() { echo "model_bench: $*" >&2; exit 1; }
-[ -x "$STRATA" ] || die "$STRATA not built (make -j2)"
-[ -d "$PEERS/node_modules/onnxruntime-node" ] || die "onnxruntime-node missing (scripts/install-deps.sh --bench)"
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/model_bench.XXXXXX")
-trap 'rm -rf "$TMP"' EXIT INT TERM
-median() { sort -g | awk '{v[NR]=$1} END {if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
-json() { /usr/bin/python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$1" "$2"; }
-
-model_path() {
-    for d in "$ROOT/bench/models" "$ROOT/../shared/models" "$ROOT/models"; do
-        [ -f "$d/$1.onnx" ] && { echo "$d/$1.onnx"; return; }
-    done
-}
+BENCH_NAME=model_bench
+# shellcheck source=bench/peer_lib.sh
+. "$ROOT/bench/peer_lib.sh"
 
 echo "| model | batch | threads | Strata p50 ms | ORT p50 ms | Strata / ORT |"
 echo "|---|---|---|---|---|---|"

@@ -18,19 +18,9 @@ PEERS=$ROOT/bench/peers
 MODELS=("$@")
 [ ${#MODELS[@]} -gt 0 ] || MODELS=(resnet50 bert_base mobilenet_v2 digits_cnn)
 
-die() { echo "precision_bench: $*" >&2; exit 1; }
-[ -x "$STRATA" ] || die "$STRATA not built (make -j2)"
-[ -d "$PEERS/node_modules/onnxruntime-node" ] || die "onnxruntime-node missing (scripts/install-deps.sh --bench)"
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/precision_bench.XXXXXX")
-trap 'rm -rf "$TMP"' EXIT INT TERM
-median() { sort -g | awk '{v[NR]=$1} END {if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
-json() { /usr/bin/python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$1" "$2"; }
-
-model_path() {
-    for d in "$ROOT/bench/models" "$ROOT/../shared/models" "$ROOT/models"; do
-        [ -f "$d/$1.onnx" ] && { echo "$d/$1.onnx"; return; }
-    done
-}
+BENCH_NAME=precision_bench
+# shellcheck source=bench/peer_lib.sh
+. "$ROOT/bench/peer_lib.sh"
 
 echo "| model | threads | bf16 kernels | cosine bf16 vs fp32 | top-1 fp32 / bf16 | Strata bf16 p50 ms (batch $BATCH) | ORT fp32 p50 ms | throughput Strata bf16 / ORT fp32 |"
 echo "|---|---|---|---|---|---|---|---|"
