@@ -151,3 +151,14 @@ const char *cpu_feature_names(uint32_t mask, char *buf, size_t n)
     if (!used) snprintf(buf, n, "none");
     return buf;
 }
+
+void cpu_flush_cache(const void *p, size_t n)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    const char *c = (const char *)((uintptr_t)p & ~(uintptr_t)63), *end = (const char *)p + n;
+    for (; c < end; c += 64) __builtin_ia32_clflush(c);
+    __builtin_ia32_mfence();
+#else
+    (void)p, (void)n;
+#endif
+}

@@ -33,5 +33,8 @@ int cpu_isa_name_valid(const char *isa);
 /* Space-separated names of the bits in mask ("avx2 avx512 ..."), "none" for 0; always
  * NUL-terminated in buf (truncated if n is small). Returns buf. */
 const char *cpu_feature_names(uint32_t mask, char *buf, size_t n);
+/* Writes back and evicts [p, p + n) from every cache level (x86 clflush; a no-op elsewhere): so
+ * a timed kernel reads its weights from memory, as it does inside a model too large for cache. */
+void cpu_flush_cache(const void *p, size_t n);
 
 #endif
