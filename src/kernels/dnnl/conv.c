@@ -399,10 +399,51 @@ typedef struct conv_slice {
     const float *x, *z;                /* the slice's input and residual (NULL: none) */
     float *y;                          /* its output */
     const void *w, *bias;
+    int64_t ih0, oh0;                  /* a band's first input and output row (0 for batch slices) */
     void *xbuf, *dbuf, *sp;            /* input / output in the primitive's format, scratchpad */
     size_t sp_bytes, y_floats;
     strata_status st;
 } conv_slice;
+
+/* The geometry of output rows [oh0, oh1) of one image (key full) as a conv of its own: the input
+ * rows it reads and the padding left above and below them. */
+static void row_band(const conv_key *full, int64_t oh0, int64_t oh1, conv_key *k, int64_t *ih0, int64_t *oh_at)
+{
+    int64_t keff = (full->kh - 1) * full->d[0] + 1;
+    int64_t top = oh0 * full->s[0] - full->pb[0], end = (oh1 - 1) * full->s[0] - full->pb[0] + keff;
+    int64_t a = top > 0 ? top : 0, b = end < full->H ? end : full->H;
+    k->H = b - a;
+    k->Ho = oh1 - oh0;
+    k->pb[0] = a - top;
+    k->pe[0] = end - b;
+    *ih0 = a;
+    *oh_at = oh0;
+}
+
+/* True when every band of an even split in threads reads at least one input row. */
+static bool row_bands_fit(const conv_key *full, int threads)
+{
+    int64_t per = (full->Ho + threads - 1) / threads;
+    for (int c = 0; c < threads; c++) {
+        int64_t oh0 = c * per, oh1 = (c + 1) * per < full->Ho ? (c + 1) * per : full->Ho, ih0, at;
+        if (oh0 >= oh1) return false;
+        conv_key k = *full;
+        row_band(full, oh0, oh1, &k, &ih0, &at);
+        if (k.H < 1) return false;
+    }
+    return true;
+}
+
+/* The node's own activation (dst: output) layout for slice k of the full tensor: dense when the
+ * slice is contiguous (batch slices; NHWC row bands), else NCHW rows strided like the whole. */
+static dnnl_status_t band_md(const conv_key *full, const conv_key *k, bool dst, dnnl_memory_desc_t *md)
+{
+    if (k->nhwc || (dst ? k->Ho == full->Ho : k->H == full->H)) return user_act_md(k, dst, md);
+    int64_t c = dst ? full->M : full->C, h = dst ? full->Ho : full->H, w = dst ? full->Wo : full->W;
+    dnnl_dims_t dims = {k->N, c, dst ? k->Ho : k->H, w}, strides = {c * h * w, h * w, w, 1};
+    memset(md, 0, sizeof *md);
+    return dnnl_memory_desc_init_by_strides(md, 4, dims, dnnl_f32, strides);
+}
 
 static void run_slice(void *arg, int64_t i, int thread_index)
 {
@@ -474,9 +515,11 @@ static strata_status run(const fast_kernel *kk, const op_node *n, const strata_t
         return op_error(n, STRATA_INVALID_ARGUMENT, "weights have neither values nor a packed form");
     }
     /* oneDNN runs single-threaded: the batch is split over the session's pool, one slice of
-     * images per thread, so oneDNN never starts an OpenMP team beside our threads */
+     * images per thread (one image: bands of output rows), so oneDNN never starts an OpenMP
+     * team beside our threads */
     int threads = node_threads(ctx);
-    int n_slices = (int)(k.N < threads ? k.N : threads);
+    bool bands = k.N == 1 && threads > 1 && k.Ho >= 2 * threads && row_bands_fit(&k, threads);
+    int n_slices = bands ? threads : (int)(k.N < threads ? k.N : threads);
     if (n_slices > MAX_SLICES) n_slices = MAX_SLICES;
     if (n_slices < 1) n_slices = 1;
     k.threads = 1;
@@ -486,14 +529,19 @@ static strata_status run(const fast_kernel *kk, const op_node *n, const strata_t
     if (!slices) return nn_util_oom(n);
     void *wbuf = NULL;
     const void *ws = wdata;
-    int64_t per = (k.N + n_slices - 1) / n_slices;
+    int64_t per = ((bands ? k.Ho : k.N) + n_slices - 1) / n_slices;
     size_t x_img = (size_t)(k.C * k.H * k.W), y_img = (size_t)(k.M * k.Ho * k.Wo);
     for (int c = 0; c < n_slices && st == STRATA_OK; c++) {
         conv_slice *sl = &slices[c];
         int64_t n0 = c * per, nn = k.N - n0 < per ? k.N - n0 : per;
         sl->n = n;
         sl->k = k;
-        sl->k.N = nn;
+        if (bands) {
+            n0 = 0, nn = 1;
+            row_band(&k, c * per, (c + 1) * per < k.Ho ? (c + 1) * per : k.Ho, &sl->k, &sl->ih0, &sl->oh0);
+        } else {
+            sl->k.N = nn;
+        }
         if ((st = dnnl_primitive_get(&sl->k, sizeof sl->k, make_conv, &sl->k, n, &sl->p, &sl->owned)) != STRATA_OK) break;
         const_dnnl_primitive_desc_t pd = NULL;
         if ((st = dnnl_check(dnnl_primitive_get_primitive_desc(sl->p, &pd), n, "primitive query")) != STRATA_OK) break;
@@ -502,18 +550,21 @@ static strata_status run(const fast_kernel *kk, const op_node *n, const strata_t
         const dnnl_memory_desc_t *dmd = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
         const dnnl_memory_desc_t *scmd = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
         dnnl_dims_t bd = {k.M};
-        if (!smd || !wmd || !dmd || user_act_md(&sl->k, false, &sl->xu) != dnnl_success ||
-            user_act_md(&sl->k, true, &sl->yu) != dnnl_success ||
+        if (!smd || !wmd || !dmd || band_md(&k, &sl->k, false, &sl->xu) != dnnl_success ||
+            band_md(&k, &sl->k, true, &sl->yu) != dnnl_success ||
             dnnl_memory_desc_init_by_tag(&sl->bu, 1, bd, dnnl_f32, dnnl_x) != dnnl_success) {
             st = op_error(n, STRATA_INTERNAL, "oneDNN conv: memory descriptors");
             break;
         }
         sl->smd = *smd, sl->wmd = *wmd, sl->dmd = *dmd;
-        sl->x = (const float *)in[0]->data + (size_t)n0 * x_img;
-        sl->y = (float *)y->data + (size_t)n0 * y_img;
-        sl->z = k.sum ? (const float *)z->data + (size_t)n0 * y_img : NULL;
+        /* a band starts at its first row: W (NCHW) or W * C (NHWC) floats per row */
+        size_t x_at = (size_t)n0 * x_img + (size_t)(sl->ih0 * k.W * (k.nhwc ? k.C : 1));
+        size_t y_at = (size_t)n0 * y_img + (size_t)(sl->oh0 * k.Wo * (k.nhwc ? k.M : 1));
+        sl->x = (const float *)in[0]->data + x_at;
+        sl->y = (float *)y->data + y_at;
+        sl->z = k.sum ? (const float *)z->data + y_at : NULL;
         sl->bias = b ? b->data : NULL;
-        sl->y_floats = (size_t)nn * y_img;
+        sl->y_floats = (size_t)(nn * sl->k.M * sl->k.Ho * sl->k.Wo); /* contiguous when dst is plain (NHWC) */
         /* the buffers the primitive reads and writes: the node's own where formats agree, else scratch */
         if (!dnnl_memory_desc_equal(smd, &sl->xu) && !(sl->xbuf = scratch(dnnl_memory_desc_get_size(smd)))) goto oom;
         if (!dnnl_memory_desc_equal(dmd, &sl->yu) && !(sl->dbuf = scratch(dnnl_memory_desc_get_size(dmd)))) goto oom;
@@ -601,13 +652,10 @@ static bool supports_nhwc_bf16(const op_node *n, const strata_tensor *const *in)
 /* Where oneDNN's blocked (nChw16c) convolution beat our NCHW kernels on ResNet-50 (autotune,
  * batch 1, 1 thread, this Zen 4): outputs of 7x7 and smaller (our GEMM's 32-column tiles
  * waste a third of a 49-pixel row), strided convolutions with a window (the im2col gather), and
- * stems of at most 4 input channels, for batches of two or more. Everywhere else the row stays an
- * autotune candidate only. */
+ * stems of at most 4 input channels. Everywhere else the row stays an autotune candidate only. */
 static bool supports_f32_first(const op_node *n, const strata_tensor *const *in)
 {
-    /* oneDNN runs single-threaded per image slice (run): with one image our multithreaded kernels
-     * come first, autotune still times this row */
-    if (!supports_f32(n, in) || op_attr_int(n, "group", 1) != 1 || in[0]->dims[0] < 2) return false;
+    if (!supports_f32(n, in) || op_attr_int(n, "group", 1) != 1) return false;
     const int64_t *x = in[0]->dims, *w = in[1]->dims;
     size_t ns = 0;
     const int64_t *st = op_attr_ints(n, "strides", &ns);
