@@ -77,6 +77,7 @@ strata_status tensor_util_copy(strata_tensor *dst, int64_t di, const strata_tens
         return STRATA_OK;
     }
     size_t es = strata_dtype_size(src->dtype);
+    if ((char *)dst->data + (size_t)di * es == (const char *)src->data + (size_t)si * es) return STRATA_OK; /* in place */
     memmove((char *)dst->data + (size_t)di * es, (const char *)src->data + (size_t)si * es,
             (size_t)count * es);
     return STRATA_OK;
