@@ -30,6 +30,7 @@ extern const fast_kernel fast_conv_kernels[];
 extern const size_t fast_conv_count;
 extern const fast_kernel fast_conv_nhwc_kernels[];
 extern const size_t fast_conv_nhwc_count;
+extern const fast_kernel fast_conv_dwpw_kernels[]; extern const size_t fast_conv_dwpw_count; /* fast_conv_dwpw.c */
 extern const fast_kernel fast_matmul_kernels[];
 extern const size_t fast_matmul_count;
 extern const fast_kernel fast_dnnl_kernels[]; /* dnnl/gemm.c: oneDNN sgemm */

@@ -11,6 +11,7 @@ typedef struct family {
 
 static const family families[] = {
     {fast_conv_nhwc_kernels, &fast_conv_nhwc_count},
+    {fast_conv_dwpw_kernels, &fast_conv_dwpw_count},
     {fast_winograd_kernels, &fast_winograd_count},
     {fast_conv_kernels, &fast_conv_count},
     {fast_dnnl_conv_kernels, &fast_dnnl_conv_count},

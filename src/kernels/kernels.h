@@ -54,6 +54,7 @@ extern const op_def ref_ops_transformer[]; /* Attention, RMSNormalization, Rotar
 extern const op_def ref_ops_loss[];   /* NegativeLogLikelihoodLoss, SoftmaxCrossEntropyLoss */
 extern const op_def ref_ops_signal[]; /* DFT, STFT, windows, mel weights */
 extern const op_def ref_ops_fused[];  /* com.strata ops the compiler creates (ref/fused.c) */
+extern const op_def ref_ops_fused_dwpw[]; /* com.strata FusedDwPw (ref/fused_dwpw.c) */
 extern const op_def ref_ops_seq[];    /* sequence and optional values (ref/seq_*.c) */
 
 /* Sequence and optional values (STRATA_DTYPE_SEQUENCE/OPTIONAL containers) may only reach the

@@ -6,7 +6,7 @@
 
 static const op_def *const families[] = {ref_ops_math,        ref_ops_tensor, ref_ops_nn,
                                         ref_ops_transformer, ref_ops_loss,   ref_ops_signal,
-                                        ref_ops_fused,       ref_ops_seq};
+                                        ref_ops_fused,       ref_ops_seq,    ref_ops_fused_dwpw};
 
 static bool same_domain(const char *a, const char *b)
 {

@@ -1,0 +1,333 @@
+/* kernels/fast_conv_dwpw.c — com.strata FusedDwPw (NHWC depthwise conv, then a 1x1 conv; see
+ * kernels/ref/fused_dwpw.c): per task a band of output rows; a few depthwise rows at a time go
+ * into the thread's scratch (the NHWC depthwise row kernel), which stays in cache while the
+ * direct 1x1 tiles project it into the output with bias, residual and relu/clip. The depthwise
+ * output never reaches memory (MobileNetV2 batch 8: up to 14.5 MB a layer written and re-read). */
+#include <math.h>
+#include <string.h>
+
+#include "fast_internal.h"
+#include "x86/nhwc_x86.h"
+
+#define DWPW_MAX_TAPS 64             /* the depthwise row kernels' limit */
+/* Depthwise rows kept per group, L2-resident with the weights. Measured on MobileNetV2's blocks
+ * (1 thread, batch 1): 32 KiB 1.04x, 96 KiB 1.015x, 256 KiB 1.00x the unfused time; the 7-wide
+ * layers need the pixels (each tile pass streams the 1x1 weights) */
+#define DWPW_SCRATCH_BYTES (256 << 10)
+#define DWPW_MAGIC 0x31505744u       /* "DWP1" */
+#define DWPW_HEADER 64
+
+/* The geometry of a node: X [N,H,W,C], Y [N,Ho,Wo,M], depthwise kh x kw window. */
+typedef struct dwpw_shape {
+    int64_t N, H, W, C, M, Ho, Wo, kh, kw, sh, sw, dh, dw, ph, pw;
+} dwpw_shape;
+
+static bool is_dwpw(const op_node *n)
+{
+    return strcmp(n->op_type, "FusedDwPw") == 0 && strcmp(n->domain, "com.strata") == 0 &&
+           strcmp(op_attr_string(n, "layout", "NHWC"), "NHWC") == 0;
+}
+
+/* 0 none, 1 relu, 2 clip, -1 another (run by no row here). */
+static int act_kind(const op_node *n, const char *attr_name)
+{
+    const char *a = op_attr_string(n, attr_name, "");
+    return !a[0] ? 0 : strcmp(a, "Relu") == 0 ? 1 : strcmp(a, "Clip") == 0 ? 2 : -1;
+}
+
+/* The INTS attribute name with count entries into v (default dflt each); false when malformed. */
+static bool ints_or(const op_node *n, const char *name, size_t count, int64_t dflt, int64_t *v)
+{
+    size_t got = 0;
+    const int64_t *a = op_attr_ints(n, name, &got);
+    for (size_t i = 0; i < count; i++) v[i] = a ? (i < got ? a[i] : 0) : dflt;
+    return !a || got == count;
+}
+
+static const strata_tensor *opt_in(const op_node *n, const strata_tensor *const *in, size_t i)
+{
+    return i < n->n_inputs ? in[i] : NULL;
+}
+
+static const strata_tensor *residual_of(const op_node *n, const strata_tensor *const *in)
+{
+    return op_attr_int(n, "packed_input", -1) == 5 ? NULL : opt_in(n, in, 5);
+}
+
+/* Geometry from the input dims and attributes (Ho, Wo computed); false when it cannot run. */
+static bool shape_of(const op_node *n, const strata_tensor *const *in, dwpw_shape *s)
+{
+    const strata_tensor *x = in[0], *wd = in[1], *wp = in[3];
+    if (x->rank != 4 || wd->rank != 4 || wp->rank != 4) return false;
+    s->N = x->dims[0], s->H = x->dims[1], s->W = x->dims[2], s->C = x->dims[3];
+    s->kh = wd->dims[2], s->kw = wd->dims[3], s->M = wp->dims[0];
+    int64_t st[2], dl[2], pd[4];
+    if (!ints_or(n, "dw_strides", 2, 1, st) || !ints_or(n, "dw_dilations", 2, 1, dl) || !ints_or(n, "dw_pads", 4, 0, pd))
+        return false;
+    if (strcmp(op_attr_string(n, "dw_auto_pad", "NOTSET"), "NOTSET") != 0) return false;
+    s->sh = st[0], s->sw = st[1], s->dh = dl[0], s->dw = dl[1], s->ph = pd[0], s->pw = pd[1];
+    if (s->sh < 1 || s->sw < 1 || s->dh < 1 || s->dw < 1 || pd[0] < 0 || pd[1] < 0 || pd[2] < 0 || pd[3] < 0) return false;
+    if (s->C <= 0 || s->M <= 0 || s->kh <= 0 || s->kw <= 0 || s->kh * s->kw > DWPW_MAX_TAPS) return false;
+    if (wd->dims[0] != s->C || wd->dims[1] != 1 || wp->dims[1] != s->C || wp->dims[2] != 1 || wp->dims[3] != 1) return false;
+    if (s->H >= 0 && s->W >= 0) {
+        s->Ho = (s->H + pd[0] + pd[2] - s->dh * (s->kh - 1) - 1) / s->sh + 1;
+        s->Wo = (s->W + pd[1] + pd[3] - s->dw * (s->kw - 1) - 1) / s->sw + 1;
+    } else {
+        s->Ho = s->Wo = -1;
+    }
+    return true;
+}
+
+static bool vec_ok(const strata_tensor *b, int64_t count)
+{
+    return !b || (fast_f32(b) && b->rank == 1 && b->dims[0] == count);
+}
+
+static bool supports(const op_node *n, const strata_tensor *const *in)
+{
+    if (!is_dwpw(n) || n->n_inputs < 4 || !fast_f32(in[0]) || !fast_f32(in[1]) || !fast_f32(in[3])) return false;
+    dwpw_shape s;
+    if (!shape_of(n, in, &s)) return false;
+    if (!vec_ok(opt_in(n, in, 2), s.C) || !vec_ok(opt_in(n, in, 4), s.M)) return false;
+    const strata_tensor *z = residual_of(n, in);
+    if (z && (!fast_f32(z) || z->rank != 4 || z->dims[3] != s.M || z->dims[1] != s.Ho || z->dims[2] != s.Wo)) return false;
+    return act_kind(n, "dw_activation") >= 0 && act_kind(n, "pw_activation") >= 0;
+}
+
+/* ---- packed weights: a 64-byte header (u32 magic, u32 0, i64 C, i64 M, i64 taps, zero to 64),
+ * the depthwise rows (taps x NHWC_LDW(C) floats, wd[t*ldw + c] = Wd[c][0][t]), then the
+ * pointwise rows (C x NHWC_LDW(M) floats, wp[c*ldw + m] = Wp[m][c]); columns past C / M zero. */
+
+static size_t packed_bytes(int64_t C, int64_t M, int64_t taps)
+{
+    return DWPW_HEADER + (size_t)(taps * NHWC_LDW(C) + C * NHWC_LDW(M)) * sizeof(float);
+}
+
+static void pack_into(const float *wd, const float *wp, int64_t C, int64_t M, int64_t taps, float *dst)
+{
+    int64_t ldc = NHWC_LDW(C), ldm = NHWC_LDW(M);
+    float *pd = dst, *pp = dst + taps * ldc;
+    memset(dst, 0, (size_t)(taps * ldc + C * ldm) * sizeof *dst);
+    for (int64_t c = 0; c < C; c++)
+        for (int64_t t = 0; t < taps; t++) pd[t * ldc + c] = wd[c * taps + t];
+    for (int64_t m = 0; m < M; m++)
+        for (int64_t c = 0; c < C; c++) pp[c * ldm + m] = wp[m * C + c];
+}
+
+static bool const_weights(const op_node *n, const strata_tensor *const *in, dwpw_shape *s)
+{
+    return n->n_inputs >= 4 && in[0] && in[1] && in[3] && in[1]->data && in[3]->data && fast_f32(in[1]) &&
+           fast_f32(in[3]) && shape_of(n, in, s);
+}
+
+static size_t packed_size(const fast_kernel *k, const op_node *n, const strata_tensor *const *in)
+{
+    dwpw_shape s;
+    if (!const_weights(n, in, &s)) return 0;
+    return packed_bytes(s.C, s.M, s.kh * s.kw);
+}
+
+static strata_status pack(const fast_kernel *k, const op_node *n, const strata_tensor *const *in, void *packed)
+{
+    dwpw_shape s;
+    if (!const_weights(n, in, &s)) return op_error(n, STRATA_INTERNAL, "no constant weights to pack");
+    uint8_t *h = packed;
+    int64_t taps = s.kh * s.kw;
+    uint32_t magic = DWPW_MAGIC;
+    memset(h, 0, DWPW_HEADER);
+    memcpy(h, &magic, 4);
+    memcpy(h + 8, &s.C, 8);
+    memcpy(h + 16, &s.M, 8);
+    memcpy(h + 24, &taps, 8);
+    pack_into(in[1]->data, in[3]->data, s.C, s.M, taps, (float *)(h + DWPW_HEADER));
+    return STRATA_OK;
+}
+
+/* The packed floats when the blob matches (C, M, taps), else NULL with the error set. */
+static const float *packed_check(const op_node *n, const strata_tensor *const *in, const void *packed, const dwpw_shape *s)
+{
+    size_t have = (size_t)strata_tensor_numel(in[op_attr_int(n, "packed_input", 0)]);
+    const uint8_t *h = packed;
+    uint32_t magic = 0;
+    int64_t C = 0, M = 0, taps = 0;
+    if (have >= DWPW_HEADER) {
+        memcpy(&magic, h, 4);
+        memcpy(&C, h + 8, 8);
+        memcpy(&M, h + 16, 8);
+        memcpy(&taps, h + 24, 8);
+    }
+    if (magic != DWPW_MAGIC || C != s->C || M != s->M || taps != s->kh * s->kw || have < packed_bytes(C, M, taps)) {
+        op_error(n, STRATA_INVALID_ARGUMENT, "packed weights (%zu bytes) are not the C=%lld M=%lld taps=%lld form this kernel needs",
+                 have, (long long)s->C, (long long)s->M, (long long)(s->kh * s->kw));
+        return NULL;
+    }
+    return (const float *)(h + DWPW_HEADER);
+}
+
+/* ---- run ------------------------------------------------------------------------------------ */
+
+typedef struct dwpw_job {
+    const dwpw_shape *s;
+    const float *x, *wd, *bd, *wp, *bp, *z; /* wd, wp: packed rows */
+    float *y, *scratch;                     /* scratch: per thread, group*Wo*C floats */
+    int dw_act, pw_act;
+    float dw_lo, dw_hi, pw_lo, pw_hi;
+    gemm_isa isa;
+    int dw_prefetch, pw_prefetch;
+    int64_t band, group, scratch_floats;
+} dwpw_job;
+
+/* Depthwise output row t (image, oh) into dst (Wo x C), portable C. */
+static void dw_row_c(const dwpw_job *j, int64_t t, float *dst)
+{
+    const dwpw_shape *s = j->s;
+    int64_t img = t / s->Ho, oh = t % s->Ho, C = s->C, ldw = NHWC_LDW(C);
+    const float *xi = j->x + img * s->H * s->W * C;
+    for (int64_t ow = 0; ow < s->Wo; ow++) {
+        float *d = dst + ow * C;
+        for (int64_t c = 0; c < C; c++) d[c] = j->bd ? j->bd[c] : 0.0f;
+        for (int64_t i = 0; i < s->kh; i++) {
+            int64_t ih = oh * s->sh - s->ph + i * s->dh;
+            if (ih < 0 || ih >= s->H) continue;
+            for (int64_t jj = 0; jj < s->kw; jj++) {
+                int64_t iw = ow * s->sw - s->pw + jj * s->dw;
+                if (iw < 0 || iw >= s->W) continue;
+                const float *xs = xi + (ih * s->W + iw) * C, *ws = j->wd + (i * s->kw + jj) * ldw;
+                for (int64_t c = 0; c < C; c++) d[c] += xs[c] * ws[c];
+            }
+        }
+        if (j->dw_act == 1)
+            for (int64_t c = 0; c < C; c++) d[c] = d[c] > 0 ? d[c] : 0;
+        else if (j->dw_act == 2)
+            for (int64_t c = 0; c < C; c++) d[c] = d[c] < j->dw_lo ? j->dw_lo : d[c] > j->dw_hi ? j->dw_hi : d[c];
+    }
+}
+
+/* pixels of src (C each) projected into y (M each), portable C. */
+static void pw_c(const dwpw_job *j, const float *src, int64_t pixels, const float *z, float *y)
+{
+    const dwpw_shape *s = j->s;
+    int64_t C = s->C, M = s->M, ldw = NHWC_LDW(M);
+    for (int64_t p = 0; p < pixels; p++) {
+        float *yp = y + p * M;
+        const float *sp = src + p * C;
+        for (int64_t m = 0; m < M; m++) yp[m] = j->bp ? j->bp[m] : 0.0f;
+        for (int64_t c = 0; c < C; c++) {
+            float v = sp[c];
+            const float *w = j->wp + c * ldw;
+            for (int64_t m = 0; m < M; m++) yp[m] += v * w[m];
+        }
+        for (int64_t m = 0; m < M; m++) {
+            float v = yp[m] + (z ? z[p * M + m] : 0.0f);
+            if (j->pw_act == 1) v = v > 0 ? v : 0;
+            else if (j->pw_act == 2) v = v < j->pw_lo ? j->pw_lo : v > j->pw_hi ? j->pw_hi : v;
+            yp[m] = v;
+        }
+    }
+}
+
+/* Output rows r0 .. r0+nr (global row index image*Ho + oh): depthwise rows into scratch, then
+ * one projection over their nr*Wo pixels (consecutive rows are consecutive in Y and scratch). */
+static void do_group(const dwpw_job *j, int64_t r0, int64_t nr, float *scratch)
+{
+    const dwpw_shape *s = j->s;
+    int64_t C = s->C, M = s->M, pixels = nr * s->Wo;
+    const float *z = j->z ? j->z + r0 * s->Wo * M : NULL;
+    float *y = j->y + r0 * s->Wo * M;
+#if defined(__x86_64__)
+    if (j->isa == GEMM_ISA_AVX512 || j->isa == GEMM_ISA_AVX2) {
+        for (int64_t r = 0; r < nr; r++) {
+            int64_t t = r0 + r, img = t / s->Ho;
+            dwnhwc_row_args a = {j->x + img * s->H * s->W * C, s->H, s->W, C, s->Wo, t % s->Ho, s->kh, s->kw, s->sh,
+                                 s->sw, s->dh, s->dw, s->ph, s->pw, j->wd, NHWC_LDW(C), j->bd, NULL,
+                                 scratch + r * s->Wo * C, j->dw_act, j->dw_lo, j->dw_hi, j->dw_prefetch};
+            if (j->isa == GEMM_ISA_AVX512) dwnhwc_f32_row__avx512(&a);
+            else dwnhwc_f32_row__avx2(&a);
+        }
+        int64_t off = 0;
+        const float *w = j->wp;
+        nhwc_direct_args a = {scratch, C, 1, &off, &w, C, NHWC_LDW(M), M, j->bp, z, y, j->pw_act, j->pw_lo, j->pw_hi,
+                              j->pw_prefetch};
+        if (j->isa == GEMM_ISA_AVX512) nhwc_direct_f32__avx512(&a, pixels);
+        else nhwc_direct_f32__avx2(&a, pixels);
+        return;
+    }
+#endif
+    for (int64_t r = 0; r < nr; r++) dw_row_c(j, r0 + r, scratch + r * s->Wo * C);
+    pw_c(j, scratch, pixels, z, y);
+}
+
+static void band_task(void *arg, int64_t t, int thread_index)
+{
+    const dwpw_job *j = arg;
+    int64_t rows = j->s->N * j->s->Ho, r1 = (t + 1) * j->band < rows ? (t + 1) * j->band : rows;
+    float *scratch = j->scratch + (int64_t)thread_index * j->scratch_floats;
+    for (int64_t r = t * j->band; r < r1; r += j->group) do_group(j, r, r1 - r < j->group ? r1 - r : j->group, scratch);
+}
+
+static strata_status run(const fast_kernel *k, const op_node *n, const strata_tensor *const *in,
+                         strata_tensor *const *out, const kernel_ctx *ctx)
+{
+    strata_tensor *y = out[0];
+    dwpw_shape s;
+    if (n->n_inputs < 4 || !in[0] || !in[1] || !in[3] || !shape_of(n, in, &s))
+        return op_error(n, STRATA_INVALID_ARGUMENT, "inputs or attributes this kernel cannot run");
+    const strata_tensor *bd = opt_in(n, in, 2), *bp = opt_in(n, in, 4), *z = residual_of(n, in);
+    if (y->rank != 4 || y->dims[0] != s.N || y->dims[1] != s.Ho || y->dims[2] != s.Wo || y->dims[3] != s.M)
+        return op_error(n, STRATA_INTERNAL, "output shape does not match the geometry");
+    if (!vec_ok(bd, s.C) || !vec_ok(bp, s.M)) return op_error(n, STRATA_INVALID_ARGUMENT, "biases must be [C] and [M]");
+    if (z && !fast_same_dims(z, y)) return op_error(n, STRATA_INVALID_ARGUMENT, "the residual must have the output's shape");
+    int dw_act = act_kind(n, "dw_activation"), pw_act = act_kind(n, "pw_activation");
+    if (dw_act < 0 || pw_act < 0) return op_error(n, STRATA_UNSUPPORTED, "activations other than Relu and Clip");
+    int64_t rows = s.N * s.Ho;
+    if (rows <= 0 || s.Wo <= 0) return STRATA_OK;
+    int64_t taps = s.kh * s.kw;
+    const void *packed = fast_packed_input(n, in);
+    const float *w = NULL;
+    float *wt = NULL;
+    if (packed) {
+        if (!(w = packed_check(n, in, packed, &s))) return STRATA_INVALID_ARGUMENT;
+    } else {
+        if (!in[1]->data || !in[3]->data) return op_error(n, STRATA_INVALID_ARGUMENT, "weights have neither values nor a packed form");
+        wt = mem_alloc(packed_bytes(s.C, s.M, taps) - DWPW_HEADER);
+        if (!wt) return op_error(n, STRATA_OUT_OF_MEMORY, "out of memory packing weights");
+        pack_into(in[1]->data, in[3]->data, s.C, s.M, taps, wt);
+        w = wt;
+    }
+    int64_t threads = thread_pool_size(ctx->pool);
+    dwpw_job j = {&s, in[0]->data, w, bd ? bd->data : NULL, w + taps * NHWC_LDW(s.C), bp ? bp->data : NULL,
+                  z ? z->data : NULL, y->data, NULL, dw_act, pw_act,
+                  op_attr_float(n, "dw_activation_min", -INFINITY), op_attr_float(n, "dw_activation_max", INFINITY),
+                  op_attr_float(n, "pw_activation_min", -INFINITY), op_attr_float(n, "pw_activation_max", INFINITY), k->gemm, 0, 0, 1, 1, 0};
+    /* Groups of depthwise rows up to the scratch budget: more pixels per projection call fill
+     * the tiles better on the 7- and 14-wide layers. */
+    int64_t row_floats = s.Wo * s.C;
+    j.group = (int64_t)(DWPW_SCRATCH_BYTES / sizeof(float)) / row_floats;
+    if (j.group < 1) j.group = 1;
+    /* bands: one per thread at least, up to 4 (dynamic hand-out evens out a busy core), whole groups */
+    int64_t want = threads <= 1 ? 1 : threads * 4;
+    if (want > rows) want = rows;
+    j.band = (rows + want - 1) / want;
+    int64_t n_groups = (j.band + j.group - 1) / j.group; /* even groups: a short last one costs a tile pass */
+    j.group = (j.band + n_groups - 1) / n_groups;
+    j.scratch_floats = (j.group * row_floats + 15) / 16 * 16;
+    /* As in the unfused kernels: activations past 8 MiB come from memory. */
+    j.dw_prefetch = s.N * s.H * s.W * s.C * (int64_t)sizeof(float) > ((int64_t)8 << 20);
+    j.pw_prefetch = s.N * s.Ho * s.Wo * s.M * (int64_t)sizeof(float) > ((int64_t)8 << 20) && s.M >= 24;
+    j.scratch = mem_alloc((size_t)(threads * j.scratch_floats) * sizeof(float));
+    if (!j.scratch) {
+        mem_free(wt);
+        return op_error(n, STRATA_OUT_OF_MEMORY, "out of memory for %lld threads' scratch", (long long)threads);
+    }
+    thread_pool_parallel_for(ctx->pool, (rows + j.band - 1) / j.band, band_task, &j);
+    mem_free(j.scratch);
+    mem_free(wt);
+    return STRATA_OK;
+}
+
+const fast_kernel fast_conv_dwpw_kernels[] = {
+    {"conv_nhwc_f32_dwpw__avx512", "FusedDwPw", "com.strata", CPU_AVX512, GEMM_ISA_AVX512, 50, supports, run, packed_size, pack},
+    {"conv_nhwc_f32_dwpw__avx2", "FusedDwPw", "com.strata", CPU_AVX2, GEMM_ISA_AVX2, 45, supports, run, packed_size, pack},
+    {"conv_nhwc_f32_dwpw__scalar", "FusedDwPw", "com.strata", 0, GEMM_ISA_SCALAR, 32, supports, run, packed_size, pack},
+};
+const size_t fast_conv_dwpw_count = ARRAY_LEN(fast_conv_dwpw_kernels);

@@ -1,0 +1,318 @@
+/* tests/kernels/test_fast_conv_dwpw.c — the FusedDwPw rows (fast_conv_dwpw.c: AVX-512, AVX2,
+ * portable C) against the reference op on random shapes: channels and outputs off the vector
+ * width, 1- to 17-wide images, stride 1 and 2, padding, residual, relu / clip or none, batch 1
+ * and 3, 1 and 2 threads, packed weights (input 1's values gone) and unpacked; and the
+ * reference op itself against a naive double-precision loop. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+#include "op_harness.h"
+#include "test.h"
+
+static double rnd(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return (double)(*s >> 40) / (double)(1ull << 24) * 2.0 - 1.0;
+}
+
+static strata_tensor *rnd_tensor(int rank, const int64_t *dims, uint64_t *s)
+{
+    int64_t n = shape_numel(rank, dims);
+    double *v = mem_alloc((size_t)(n > 0 ? n : 1) * sizeof *v);
+    if (!v) return NULL;
+    for (int64_t i = 0; i < n; i++) v[i] = rnd(s);
+    strata_tensor *t = op_tensor(STRATA_DTYPE_F32, rank, dims, v);
+    mem_free(v);
+    return t;
+}
+
+typedef struct dwpw_case {
+    int64_t N, H, W, C, M, stride, pt, pl, pb, pr;
+    const char *dw_act, *pw_act; /* "", "Relu", "Clip" */
+    bool residual;
+} dwpw_case;
+
+/* The node's inputs and attributes (borrowing c and the arrays in it). */
+typedef struct dwpw_node {
+    int64_t strides[2], pads[4];
+    attr at[12];
+    size_t na;
+    strata_tensor *x, *wd, *bd, *wp, *bp, *z;
+} dwpw_node;
+
+static void node_make(dwpw_node *d, const dwpw_case *c, uint64_t seed)
+{
+    memset(d, 0, sizeof *d);
+    uint64_t s = seed;
+    int64_t Ho = (c->H + c->pt + c->pb - 3) / c->stride + 1, Wo = (c->W + c->pl + c->pr - 3) / c->stride + 1;
+    int64_t xd[4] = {c->N, c->H, c->W, c->C}, wdd[4] = {c->C, 1, 3, 3}, bdd[1] = {c->C}, wpd[4] = {c->M, c->C, 1, 1},
+            bpd[1] = {c->M}, zd[4] = {c->N, Ho, Wo, c->M};
+    d->x = rnd_tensor(4, xd, &s), d->wd = rnd_tensor(4, wdd, &s), d->bd = rnd_tensor(1, bdd, &s);
+    d->wp = rnd_tensor(4, wpd, &s), d->bp = rnd_tensor(1, bpd, &s);
+    d->z = c->residual ? rnd_tensor(4, zd, &s) : NULL;
+    d->strides[0] = d->strides[1] = c->stride;
+    d->pads[0] = c->pt, d->pads[1] = c->pl, d->pads[2] = c->pb, d->pads[3] = c->pr;
+    d->at[d->na++] = attr_ints_of("dw_strides", d->strides, 2);
+    d->at[d->na++] = attr_ints_of("dw_pads", d->pads, 4);
+    d->at[d->na++] = attr_string_of("layout", "NHWC");
+    if (c->dw_act[0]) d->at[d->na++] = attr_string_of("dw_activation", c->dw_act);
+    if (!strcmp(c->dw_act, "Clip")) {
+        d->at[d->na++] = attr_float_of("dw_activation_min", 0.0f);
+        d->at[d->na++] = attr_float_of("dw_activation_max", 1.5f);
+    }
+    if (c->pw_act[0]) d->at[d->na++] = attr_string_of("pw_activation", c->pw_act);
+    if (!strcmp(c->pw_act, "Clip")) {
+        d->at[d->na++] = attr_float_of("pw_activation_min", -0.5f);
+        d->at[d->na++] = attr_float_of("pw_activation_max", 0.75f);
+    }
+}
+
+static void node_free(dwpw_node *d)
+{
+    strata_tensor_destroy(d->x), strata_tensor_destroy(d->wd), strata_tensor_destroy(d->bd);
+    strata_tensor_destroy(d->wp), strata_tensor_destroy(d->bp), strata_tensor_destroy(d->z);
+}
+
+/* The reference op's output (caller destroys), or NULL. */
+static strata_tensor *reference(const dwpw_node *d, const dwpw_case *c)
+{
+    const op_def *def = ref_op_find("com.strata", "FusedDwPw", 1);
+    if (!def) {
+        test_fail(__FILE__, __LINE__, "no reference FusedDwPw");
+        return NULL;
+    }
+    const strata_tensor *ins[6] = {d->x, d->wd, d->bd, d->wp, d->bp, d->z};
+    op_node node = {"dwpw_ref", "FusedDwPw", "com.strata", 1, d->at, d->na, c->residual ? 6 : 5, 1};
+    strata_tensor shape, *sp = &shape, *y = NULL;
+    memset(&shape, 0, sizeof shape);
+    strata_status st = def->infer(&node, ins, &sp);
+    if (st == STRATA_OK) st = strata_tensor_create(shape.dtype, shape.rank, shape.dims, &y);
+    if (st == STRATA_OK) st = def->compute(&node, ins, &y);
+    if (st != STRATA_OK) {
+        test_fail(__FILE__, __LINE__, "reference FusedDwPw: %s", strata_last_error());
+        strata_tensor_destroy(y);
+        return NULL;
+    }
+    return y;
+}
+
+static double max_diff(const strata_tensor *a, const strata_tensor *b)
+{
+    if (!a || !b || strata_tensor_numel(a) != strata_tensor_numel(b)) return INFINITY;
+    double m = 0;
+    const float *x = a->data, *y = b->data;
+    for (int64_t i = 0; i < strata_tensor_numel(a); i++) {
+        double d = fabs((double)x[i] - (double)y[i]);
+        if (!(d <= m)) m = d; /* NaN -> NaN */
+    }
+    return m;
+}
+
+static const char *describe(const dwpw_case *c, char *buf, size_t n)
+{
+    snprintf(buf, n, "N=%lld H=%lld W=%lld C=%lld M=%lld s=%lld pads=%lld,%lld,%lld,%lld dw_act='%s' pw_act='%s' res=%d",
+             (long long)c->N, (long long)c->H, (long long)c->W, (long long)c->C, (long long)c->M, (long long)c->stride,
+             (long long)c->pt, (long long)c->pl, (long long)c->pb, (long long)c->pr, c->dw_act, c->pw_act, c->residual);
+    return buf;
+}
+
+/* Runs row `name` on case c (packed: input 1 keeps only its dims, the blob at packed_at) and
+ * compares with the reference. Returns 1 when it matched or the row cannot run here. */
+static int dwpw_check(const char *name, const dwpw_case *c, bool packed, int threads, uint64_t seed)
+{
+    const fast_kernel *k = fast_kernel_find(name, "FusedDwPw", "com.strata");
+    if (!k) {
+        test_fail(__FILE__, __LINE__, "no row %s", name);
+        return 0;
+    }
+    if (k->isa & ~cpu_features()) return 1;
+    dwpw_node d;
+    node_make(&d, c, seed);
+    strata_tensor *ref = reference(&d, c), *y = NULL, *pk = NULL;
+    thread_pool *pool = NULL;
+    int ok = 0;
+    char desc[256];
+    if (!ref) goto done;
+    strata_tensor wd_dims = *d.wd;
+    const strata_tensor *ins[7] = {d.x, d.wd, d.bd, d.wp, d.bp, d.z, NULL};
+    op_node node = {"dwpw_under_test", "FusedDwPw", "com.strata", 1, d.at, d.na, c->residual ? 6 : 5, 1};
+    if (!k->supports(&node, ins)) {
+        test_fail(__FILE__, __LINE__, "%s does not support %s", name, describe(c, desc, sizeof desc));
+        goto done;
+    }
+    if (packed) {
+        size_t bytes = k->packed_size(k, &node, ins);
+        int64_t pd[1] = {(int64_t)bytes};
+        strata_status st = bytes ? strata_tensor_create(STRATA_DTYPE_U8, 1, pd, &pk) : STRATA_INTERNAL;
+        if (st == STRATA_OK) st = k->pack(k, &node, ins, pk->data);
+        if (st != STRATA_OK) {
+            test_fail(__FILE__, __LINE__, "%s pack: %s", name, strata_last_error());
+            goto done;
+        }
+        /* the compiler drops input 1's values; without a residual the blob may sit at slot 5 */
+        wd_dims.data = NULL;
+        wd_dims.free_fn = NULL;
+        ins[1] = &wd_dims;
+        size_t at = c->residual || (seed & 1) ? 6 : 5;
+        ins[at] = pk;
+        d.at[d.na++] = attr_int_of("packed_input", (int64_t)at);
+        node.n_attrs = d.na;
+        node.n_inputs = at + 1;
+    }
+    if (strata_tensor_create(STRATA_DTYPE_F32, ref->rank, ref->dims, &y) != STRATA_OK) goto done;
+    float *yd = y->data;
+    for (int64_t i = 0; i < strata_tensor_numel(y); i++) yd[i] = NAN; /* the kernel must write every element */
+    if (threads > 1 && thread_pool_create(threads, &pool) != STRATA_OK) goto done;
+    kernel_ctx ctx = {pool, thread_pool_size(pool)};
+    if (k->run(k, &node, ins, &y, &ctx) != STRATA_OK) {
+        test_fail(__FILE__, __LINE__, "%s %s: %s", name, describe(c, desc, sizeof desc), strata_last_error());
+        goto done;
+    }
+    double tol = 4e-6 * (double)(9 * c->C + 8), diff = max_diff(y, ref);
+    if (!(diff <= tol)) {
+        test_fail(__FILE__, __LINE__, "%s %s packed=%d threads=%d: max diff %g > %g", name, describe(c, desc, sizeof desc),
+                  packed, threads, diff, tol);
+        goto done;
+    }
+    ok = 1;
+done:
+    thread_pool_destroy(pool);
+    node_free(&d);
+    strata_tensor_destroy(ref), strata_tensor_destroy(y), strata_tensor_destroy(pk);
+    return ok;
+}
+
+static const char *const rows[] = {"conv_nhwc_f32_dwpw__avx512", "conv_nhwc_f32_dwpw__avx2", "conv_nhwc_f32_dwpw__scalar"};
+
+/* Case i of a sweep that cycles every listed value (coprime list lengths mix them). */
+static dwpw_case sweep_case(int i, uint64_t *s)
+{
+    static const int64_t Cs[] = {8, 17, 96, 144}, Ms[] = {16, 24, 33}, HWs[] = {1, 5, 14, 17}, Ns[] = {1, 3};
+    static const char *const dw_acts[] = {"Clip", "", "Relu"}, *const pw_acts[] = {"", "Clip", "", "Relu", ""};
+    dwpw_case c;
+    c.C = Cs[i % 4];
+    c.M = Ms[i % 3];
+    c.H = HWs[(i / 4) % 4];
+    c.W = HWs[(int)((uint64_t)(rnd(s) * 1e6 + 1e6) % 4)];
+    c.N = Ns[(i / 3) % 2];
+    c.stride = 1 + (i / 2) % 2;
+    int64_t p = (i / 5) % 3 == 2 ? 0 : 1; /* mostly MobileNet's pad 1; some unpadded, some asymmetric */
+    c.pt = c.pl = c.pb = c.pr = p;
+    if ((i / 5) % 3 == 1) c.pb = 0, c.pl = 2;
+    if (c.H + c.pt + c.pb < 3) c.pb = 3 - c.H - c.pt; /* the window must fit */
+    if (c.W + c.pl + c.pr < 3) c.pr = 3 - c.W - c.pl;
+    c.dw_act = dw_acts[i % 3];
+    c.pw_act = pw_acts[i % 5];
+    c.residual = (i / 7) % 2 == 0;
+    return c;
+}
+
+TEST(test_fast_dwpw_rows_match_reference)
+{
+    uint64_t s = 7;
+    int failures = 0;
+    for (int i = 0; i < 72 && failures < 5; i++) {
+        dwpw_case c = sweep_case(i, &s);
+        for (size_t r = 0; r < ARRAY_LEN(rows); r++)
+            for (int packed = 0; packed <= 1; packed++) {
+                int threads = 1 + (int)((i + r + (size_t)packed) % 2);
+                failures += !dwpw_check(rows[r], &c, packed, threads, 100 + (uint64_t)i);
+            }
+    }
+}
+
+/* MobileNetV2's block shapes (batch 1, smaller images where the shape allows) on every row. */
+TEST(test_fast_dwpw_mobilenet_shapes)
+{
+    static const dwpw_case cases[] = {
+        {1, 28, 28, 32, 16, 1, 1, 1, 1, 1, "Clip", "", false},    /* features.1 (112 -> 28) */
+        {1, 28, 28, 96, 24, 2, 1, 1, 1, 1, "Clip", "", false},    /* features.2 */
+        {1, 14, 14, 144, 24, 1, 1, 1, 1, 1, "Clip", "", true},    /* features.3 */
+        {1, 14, 14, 192, 32, 1, 1, 1, 1, 1, "Clip", "", true},    /* features.5 */
+        {1, 14, 14, 384, 64, 1, 1, 1, 1, 1, "Clip", "", true},    /* features.8 */
+        {1, 14, 14, 576, 96, 2, 1, 1, 1, 1, "Clip", "", false},   /* features.14 */
+        {2, 7, 7, 960, 160, 1, 1, 1, 1, 1, "Clip", "", true},     /* features.15 */
+        {1, 7, 7, 960, 320, 1, 1, 1, 1, 1, "Clip", "", false},    /* features.17 */
+    };
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++)
+        for (size_t r = 0; r < ARRAY_LEN(rows); r++)
+            for (int t = 1; t <= 2; t++) dwpw_check(rows[r], &cases[i], t == 2, t, 300 + i);
+}
+
+/* The reference op against a naive loop in double (it is built from the FusedConv references). */
+TEST(test_ref_dwpw_matches_naive_loop)
+{
+    static const dwpw_case cases[] = {
+        {2, 5, 7, 3, 4, 1, 1, 1, 1, 1, "Clip", "Relu", true},
+        {1, 6, 5, 17, 5, 2, 1, 0, 0, 1, "", "Clip", false},
+    };
+    for (size_t ci = 0; ci < ARRAY_LEN(cases); ci++) {
+        const dwpw_case *c = &cases[ci];
+        dwpw_node d;
+        node_make(&d, c, 11 + ci);
+        strata_tensor *y = reference(&d, c);
+        if (!y) {
+            node_free(&d);
+            continue;
+        }
+        int64_t Ho = y->dims[1], Wo = y->dims[2], C = c->C, M = c->M;
+        const float *x = d.x->data, *wd = d.wd->data, *bd = d.bd->data, *wp = d.wp->data, *bp = d.bp->data;
+        double worst = 0, *t = mem_alloc((size_t)C * sizeof *t);
+        for (int64_t n = 0; n < c->N; n++)
+            for (int64_t oh = 0; oh < Ho; oh++)
+                for (int64_t ow = 0; ow < Wo; ow++) {
+                    for (int64_t ch = 0; ch < C; ch++) {
+                        double v = bd[ch];
+                        for (int64_t i = 0; i < 3; i++)
+                            for (int64_t j = 0; j < 3; j++) {
+                                int64_t ih = oh * c->stride - c->pt + i, iw = ow * c->stride - c->pl + j;
+                                if (ih >= 0 && ih < c->H && iw >= 0 && iw < c->W)
+                                    v += (double)x[((n * c->H + ih) * c->W + iw) * C + ch] * wd[ch * 9 + i * 3 + j];
+                            }
+                        if (!strcmp(c->dw_act, "Clip")) v = v < 0 ? 0 : v > 1.5 ? 1.5 : v;
+                        t[ch] = v;
+                    }
+                    for (int64_t m = 0; m < M; m++) {
+                        double v = bp[m];
+                        for (int64_t ch = 0; ch < C; ch++) v += t[ch] * wp[m * C + ch];
+                        int64_t o = ((n * Ho + oh) * Wo + ow) * M + m;
+                        if (d.z) v += ((const float *)d.z->data)[o];
+                        if (!strcmp(c->pw_act, "Relu")) v = v > 0 ? v : 0;
+                        if (!strcmp(c->pw_act, "Clip")) v = v < -0.5 ? -0.5 : v > 0.75 ? 0.75 : v;
+                        double diff = fabs(v - ((const float *)y->data)[o]);
+                        if (diff > worst) worst = diff;
+                    }
+                }
+        EXPECT_NEAR(worst, 0.0, 1e-4);
+        mem_free(t);
+        strata_tensor_destroy(y);
+        node_free(&d);
+    }
+}
+
+/* Bad input: a clear error, not a crash. */
+TEST(test_fast_dwpw_refuses_damaged_packed_weights)
+{
+    const fast_kernel *k = fast_kernel_find("conv_nhwc_f32_dwpw__scalar", "FusedDwPw", "com.strata");
+    EXPECT(k != NULL);
+    if (!k) return;
+    dwpw_case c = {1, 5, 5, 8, 16, 1, 1, 1, 1, 1, "", "", false};
+    dwpw_node d;
+    node_make(&d, &c, 5);
+    int64_t pd[1] = {100};
+    strata_tensor *pk = NULL, *y = NULL;
+    strata_tensor_create(STRATA_DTYPE_U8, 1, pd, &pk);
+    int64_t yd[4] = {1, 5, 5, 16};
+    strata_tensor_create(STRATA_DTYPE_F32, 4, yd, &y);
+    const strata_tensor *ins[7] = {d.x, d.wd, d.bd, d.wp, d.bp, NULL, pk};
+    d.at[d.na++] = attr_int_of("packed_input", 6);
+    op_node node = {"dwpw_bad", "FusedDwPw", "com.strata", 1, d.at, d.na, 7, 1};
+    kernel_ctx ctx = {NULL, 1};
+    EXPECT_STATUS(k->run(k, &node, ins, &y, &ctx), STRATA_INVALID_ARGUMENT);
+    EXPECT_STR_CONTAINS(strata_last_error(), "packed weights");
+    strata_tensor_destroy(pk);
+    strata_tensor_destroy(y);
+    node_free(&d);
+}
