@@ -157,6 +157,8 @@ static const conv_case gemm_cases[] = {
     {1, 4, 1, 1, 3, 1, 1, 1, 1, 0, 0, 1, 1, 1},      /* 1 x 1 image */
     {1, 70, 6, 45, 40, 3, 2, 1, 3, 0, 1, 1, 1, 1},   /* K past a K block, uneven kernel/stride */
     {1, 300, 5, 5, 20, 1, 1, 1, 1, 0, 0, 1, 1, 1},   /* K = 300 > 256 on the direct path */
+    {3, 5, 9, 8, 17, 3, 3, 1, 1, 1, 1, 1, 1, 1},     /* batch 3, im2col: one GEMM per task */
+    {4, 8, 6, 7, 6, 3, 3, 2, 2, 1, 1, 1, 1, 2},      /* batch 4, 2 groups, stride 2 */
 };
 
 static void gemm_sweep(const char *name)
