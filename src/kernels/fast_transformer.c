@@ -9,7 +9,7 @@
 #include "fast_internal.h"
 #include "fast_transformer.h"
 
-#define PAR_MIN_ELEMS 16384 /* below this a node runs on one thread */
+#define PAR_MIN_ELEMS 131072 /* below this a node runs on one thread (a 128 x 768 LayerNorm: 40 us alone, 75 us on 2 threads) */
 
 static const tf_ops *ops_of(const fast_kernel *k)
 {
