@@ -146,18 +146,28 @@ static int64_t tasks_for(int64_t rows, int64_t per_task)
     return per_task > 0 ? (rows + per_task - 1) / per_task : 0;
 }
 
+/* The geometry of a group-1 NHWC conv (GEMM and direct rows), its weights and bias checked. */
+static strata_status dense_geometry(const op_node *n, const strata_tensor *const *in, const strata_tensor *y,
+                                    const strata_tensor *b, nhwc_shape *s)
+{
+    strata_status st = geometry(n, in[0], &in[1]->dims[2], y, false, s);
+    if (st != STRATA_OK) return st;
+    if (in[1]->dims[1] != s->C || in[1]->dims[0] != s->M)
+        return op_error(n, STRATA_INVALID_ARGUMENT, "weights [%lld, %lld, ...] do not fit %lld input / %lld output channels",
+                        (long long)in[1]->dims[0], (long long)in[1]->dims[1], (long long)s->C, (long long)s->M);
+    if (b && b->dims[0] != s->M)
+        return op_error(n, STRATA_INVALID_ARGUMENT, "bias has %lld entries, %lld channels", (long long)b->dims[0], (long long)s->M);
+    return STRATA_OK;
+}
+
 static strata_status run_gemm(const fast_kernel *k, const op_node *n, const strata_tensor *const *in,
                               strata_tensor *const *out, const kernel_ctx *ctx)
 {
     strata_tensor *y = out[0];
     const strata_tensor *b = n->n_inputs > 2 ? in[2] : NULL, *z = n->n_inputs > 3 ? in[3] : NULL;
     nhwc_shape s;
-    strata_status st = geometry(n, in[0], &in[1]->dims[2], y, false, &s);
+    strata_status st = dense_geometry(n, in, y, b, &s);
     if (st != STRATA_OK) return st;
-    if (in[1]->dims[1] != s.C || in[1]->dims[0] != s.M)
-        return op_error(n, STRATA_INVALID_ARGUMENT, "weights [%lld, %lld, ...] do not fit %lld input / %lld output channels",
-                        (long long)in[1]->dims[0], (long long)in[1]->dims[1], (long long)s.C, (long long)s.M);
-    if (b && b->dims[0] != s.M) return op_error(n, STRATA_INVALID_ARGUMENT, "bias has %lld entries, %lld channels", (long long)b->dims[0], (long long)s.M);
     fast_act act;
     fast_activation(n, &act);
     bool z_exact = z && fast_same_dims(z, y);
@@ -578,12 +588,8 @@ static strata_status run_direct(const fast_kernel *k, const op_node *n, const st
     strata_tensor *y = out[0];
     const strata_tensor *b = n->n_inputs > 2 ? in[2] : NULL, *z = n->n_inputs > 3 ? in[3] : NULL;
     nhwc_shape s;
-    strata_status st = geometry(n, in[0], &in[1]->dims[2], y, false, &s);
+    strata_status st = dense_geometry(n, in, y, b, &s);
     if (st != STRATA_OK) return st;
-    if (in[1]->dims[1] != s.C || in[1]->dims[0] != s.M)
-        return op_error(n, STRATA_INVALID_ARGUMENT, "weights [%lld, %lld, ...] do not fit %lld input / %lld output channels",
-                        (long long)in[1]->dims[0], (long long)in[1]->dims[1], (long long)s.C, (long long)s.M);
-    if (b && b->dims[0] != s.M) return op_error(n, STRATA_INVALID_ARGUMENT, "bias has %lld entries, %lld channels", (long long)b->dims[0], (long long)s.M);
     int64_t K = s.kh * s.kw * s.C;
     if (K > DIRECT_MAX_K || s.kh > 64 || (s.kw > 1 && s.win.d[1] != 1))
         return op_error(n, STRATA_INVALID_ARGUMENT, "direct conv needs a window of at most %d floats with contiguous rows", DIRECT_MAX_K);
