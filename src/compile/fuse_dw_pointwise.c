@@ -2,7 +2,9 @@
  * clip or no activation, no residual) whose output only an NHWC 1x1 stride-1 unpadded FusedConv
  * reads becomes one com.strata FusedDwPw (kernels/ref/fused_dwpw.c), so that the depthwise
  * output (MobileNetV2 batch 8: up to 14.5 MB a layer) never goes to memory: the fast kernel
- * keeps a few rows of it in cache and projects them at once. */
+ * keeps a few rows of it in cache and projects them at once. When the depthwise input comes
+ * from a 1x1 "expand" conv that nothing else reads (MobileNetV2's inverted residual block), the
+ * expand joins the node too, and its output (the block's widest tensor) stays in cache as well. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,23 +84,43 @@ static bool dw_fits(const ir_graph *g, const ir_node *d, int64_t *C)
            ints_within(d, "kernel_shape", 2, 3, 3) && no_auto_pad(d) && simple_activation(d);
 }
 
-/* 1x1 stride-1 unpadded group-1 FusedConv p reading value `from` (C channels) as X only. */
+/* A 1x1 stride-1 unpadded group-1 FusedConv with C_in input and M output channels. */
+static bool is_1x1(const ir_graph *g, const ir_node *p, int64_t C_in, int64_t M)
+{
+    const ir_value *y = &g->values[p->outputs[0]];
+    if (!f32_4d(y) || y->dims[3] != M || attr_int_or(p, "group", 1) != 1) return false;
+    if (!const_weights(g, p->inputs[1], M, C_in, 1, 1) || !bias_ok(g, p, 2, M)) return false;
+    return p->n_inputs <= 4 && ints_within(p, "strides", 2, 1, 1) && ints_within(p, "pads", 4, 0, 0) &&
+           ints_within(p, "dilations", 2, 1, 1) && ints_within(p, "kernel_shape", 2, 1, 1) && no_auto_pad(p) &&
+           simple_activation(p);
+}
+
+/* 1x1 FusedConv p reading value `from` (C channels) as X only. */
 static bool pw_fits(const ir_graph *g, const ir_node *p, int from, int64_t C)
 {
     if (!is_nhwc_conv(p) || p->n_inputs < 2 || p->inputs[0] != from) return false;
     for (size_t k = 1; k < p->n_inputs; k++)
         if (p->inputs[k] == from) return false;
     const ir_value *y = &g->values[p->outputs[0]];
-    if (!f32_4d(y) || y->dims[3] <= 0 || attr_int_or(p, "group", 1) != 1) return false;
-    int64_t M = y->dims[3];
-    if (!const_weights(g, p->inputs[1], M, C, 1, 1) || !bias_ok(g, p, 2, M)) return false;
+    if (!f32_4d(y) || y->dims[3] <= 0) return false;
     if (p->n_inputs > 3 && p->inputs[3] >= 0) {
         const ir_value *z = &g->values[p->inputs[3]];
         if (!f32_4d(z) || memcmp(z->dims, y->dims, 4 * sizeof z->dims[0]) != 0) return false;
     }
-    return p->n_inputs <= 4 && ints_within(p, "strides", 2, 1, 1) && ints_within(p, "pads", 4, 0, 0) &&
-           ints_within(p, "dilations", 2, 1, 1) && ints_within(p, "kernel_shape", 2, 1, 1) && no_auto_pad(p) &&
-           simple_activation(p);
+    return is_1x1(g, p, C, y->dims[3]);
+}
+
+/* The node making value `v` (C channels) when it is a 1x1 expand the fused kernel can run: no
+ * residual, an f32 NHWC input; -1 otherwise. */
+static int expand_of(const ir_graph *g, int v, int64_t C)
+{
+    int e = g->values[v].producer;
+    if (e < 0 || (size_t)e >= g->n_nodes) return -1;
+    const ir_node *n = &g->nodes[e];
+    if (!is_nhwc_conv(n) || n->n_inputs < 2 || n->inputs[0] < 0 || (n->n_inputs > 3 && n->inputs[3] >= 0)) return -1;
+    const ir_value *x = &g->values[n->inputs[0]];
+    if (!f32_4d(x) || x->dims[3] <= 0 || n->inputs[1] == n->inputs[0]) return -1;
+    return is_1x1(g, n, x->dims[3], C) ? e : -1;
 }
 
 /* Copies attribute `name` of src (if present) to dst as prefix+name. */
@@ -131,32 +153,38 @@ static strata_status copy_attr(ir_node *dst, const ir_node *src, const char *pre
     return STRATA_OK;
 }
 
-/* FusedDwPw(X, Wd, Bd, Wp, Bp, Z) in place of depthwise node di and pointwise node pi. */
-static strata_status fuse(ir_graph *g, int di, int pi)
+/* FusedDwPw(X, Wd, Bd, Wp, Bp, Z [, We, Be]) in place of depthwise node di, pointwise node pi
+ * and, when ei >= 0, the expand node ei (X is then its input). */
+static strata_status fuse(ir_graph *g, int ei, int di, int pi)
 {
     char name[300];
-    snprintf(name, sizeof name, "%.280s__dwpw", g->nodes[pi].name[0] ? g->nodes[pi].name : "conv");
-    int idx;
-    strata_status st = ir_graph_add_node(g, "FusedDwPw", STRATA_FUSED_DOMAIN, name, 6, 1, 0, &idx);
+    snprintf(name, sizeof name, "%.280s__%s", g->nodes[pi].name[0] ? g->nodes[pi].name : "conv", ei >= 0 ? "ir" : "dwpw");
+    int idx, n_in = ei >= 0 ? 8 : 6;
+    strata_status st = ir_graph_add_node(g, "FusedDwPw", STRATA_FUSED_DOMAIN, name, (size_t)n_in, 1, 0, &idx);
     if (st != STRATA_OK) return st;
-    ir_node *n = &g->nodes[idx], *d = &g->nodes[di], *p = &g->nodes[pi];
-    int slot_of[6][2] = {{di, 0}, {di, 1}, {di, 2}, {pi, 1}, {pi, 2}, {pi, 3}};
-    for (int k = 0; k < 6; k++) {
+    ir_node *n = &g->nodes[idx], *d = &g->nodes[di], *p = &g->nodes[pi], *e = ei >= 0 ? &g->nodes[ei] : NULL;
+    int slot_of[8][2] = {{ei >= 0 ? ei : di, 0}, {di, 1}, {di, 2}, {pi, 1}, {pi, 2}, {pi, 3}, {ei, 1}, {ei, 2}};
+    for (int k = 0; k < n_in; k++) {
         const ir_node *src = &g->nodes[slot_of[k][0]];
         size_t s = (size_t)slot_of[k][1];
         n->inputs[k] = s < src->n_inputs ? src->inputs[s] : -1;
     }
     n->outputs[0] = p->outputs[0];
     static const char *const dw_attrs[] = {"strides", "pads", "dilations", "activation", "activation_min", "activation_max"};
-    static const char *const pw_attrs[] = {"activation", "activation_min", "activation_max"};
+    static const char *const act_attrs[] = {"activation", "activation_min", "activation_max"};
     for (size_t a = 0; a < ARRAY_LEN(dw_attrs) && st == STRATA_OK; a++) st = copy_attr(n, d, "dw_", dw_attrs[a]);
-    for (size_t a = 0; a < ARRAY_LEN(pw_attrs) && st == STRATA_OK; a++) st = copy_attr(n, p, "pw_", pw_attrs[a]);
+    for (size_t a = 0; a < ARRAY_LEN(act_attrs) && st == STRATA_OK; a++) st = copy_attr(n, p, "pw_", act_attrs[a]);
+    for (size_t a = 0; e && a < ARRAY_LEN(act_attrs) && st == STRATA_OK; a++) st = copy_attr(n, e, "ex_", act_attrs[a]);
     if (st == STRATA_OK) st = ir_node_set_string(n, "layout", "NHWC");
     if (st != STRATA_OK) return st;
     g->values[n->outputs[0]].producer = idx;
     g->values[d->outputs[0]].producer = -1;
     d->dead = true;
     p->dead = true;
+    if (e) {
+        g->values[e->outputs[0]].producer = -1;
+        e->dead = true;
+    }
     return STRATA_OK;
 }
 
@@ -166,15 +194,36 @@ static strata_status fuse(ir_graph *g, int di, int pi)
  * STRATA_FUSE_DWPW=all fuses every match (tests), =off none. */
 #define DWPW_MIN_BYTES (4u << 20)
 
-static bool worth_fusing(const ir_graph *g, int out)
+/* An expand joins where its output is at least this big (see the measurements in
+ * bench/RESULTS.md); STRATA_FUSE_IR=all / off overrides. */
+#define IR_MIN_BYTES (256u << 10)
+
+static double value_bytes(const ir_graph *g, int v)
 {
-    const char *e = getenv("STRATA_FUSE_DWPW");
-    if (e && strcmp(e, "all") == 0) return true;
-    if (e && strcmp(e, "off") == 0) return false;
-    const ir_value *y = &g->values[out];
+    const ir_value *y = &g->values[v];
     double bytes = 4.0;
     for (int d = 0; d < y->rank; d++) bytes *= y->dims[d] > 0 ? (double)y->dims[d] : 1.0;
-    return bytes >= DWPW_MIN_BYTES;
+    return bytes;
+}
+
+static bool env_is(const char *name, const char *value)
+{
+    const char *e = getenv(name);
+    return e && strcmp(e, value) == 0;
+}
+
+static bool worth_fusing(const ir_graph *g, int out)
+{
+    if (env_is("STRATA_FUSE_DWPW", "all")) return true;
+    if (env_is("STRATA_FUSE_DWPW", "off")) return false;
+    return value_bytes(g, out) >= DWPW_MIN_BYTES;
+}
+
+static bool worth_expanding(const ir_graph *g, int expanded)
+{
+    if (env_is("STRATA_FUSE_IR", "all")) return true;
+    if (env_is("STRATA_FUSE_IR", "off")) return false;
+    return value_bytes(g, expanded) >= IR_MIN_BYTES;
 }
 
 strata_status pass_fuse_dw_pointwise(ir_model *m, ir_graph *g, const compile_options *o, int *n_changed)
@@ -189,8 +238,12 @@ strata_status pass_fuse_dw_pointwise(ir_model *m, ir_graph *g, const compile_opt
     for (size_t di = 0; di < n_nodes && st == STRATA_OK; di++) {
         int64_t C;
         if (!dw_fits(g, &g->nodes[di], &C)) continue;
-        int out = g->nodes[di].outputs[0];
-        if (uses[out] != 1 || ir_graph_is_output(g, out) || !worth_fusing(g, out)) continue;
+        int out = g->nodes[di].outputs[0], in = g->nodes[di].inputs[0];
+        if (uses[out] != 1 || ir_graph_is_output(g, out)) continue;
+        /* the expand joins when the depthwise conv is its only reader */
+        int ei = uses[in] == 1 && !ir_graph_is_output(g, in) ? expand_of(g, in, C) : -1;
+        if (ei >= 0 && !worth_expanding(g, in)) ei = -1;
+        if (ei < 0 && !worth_fusing(g, out)) continue;
         int pi = -1;
         for (size_t i = 0; i < n_nodes && pi < 0; i++) {
             const ir_node *r = &g->nodes[i];
@@ -199,7 +252,7 @@ strata_status pass_fuse_dw_pointwise(ir_model *m, ir_graph *g, const compile_opt
                 if (r->inputs[k] == out) pi = (int)i;
         }
         if (pi < 0 || !pw_fits(g, &g->nodes[pi], out, C)) continue;
-        if ((st = fuse(g, (int)di, pi)) == STRATA_OK) (*n_changed)++;
+        if ((st = fuse(g, ei, (int)di, pi)) == STRATA_OK) (*n_changed)++;
     }
     mem_free(uses);
     return st;

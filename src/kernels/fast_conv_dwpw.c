@@ -1,8 +1,11 @@
-/* kernels/fast_conv_dwpw.c — com.strata FusedDwPw (NHWC depthwise conv, then a 1x1 conv; see
- * kernels/ref/fused_dwpw.c): per task a band of output rows; a few depthwise rows at a time go
- * into the thread's scratch (the NHWC depthwise row kernel), which stays in cache while the
- * direct 1x1 tiles project it into the output with bias, residual and relu/clip. The depthwise
- * output never reaches memory (MobileNetV2 batch 8: up to 14.5 MB a layer written and re-read). */
+/* kernels/fast_conv_dwpw.c — com.strata FusedDwPw (NHWC depthwise conv, then a 1x1 conv, with
+ * an optional 1x1 "expand" conv in front; see kernels/ref/fused_dwpw.c): per task a band of
+ * output rows; a few depthwise rows at a time go into the thread's scratch (the NHWC depthwise
+ * row kernel), which stays in cache while the direct 1x1 tiles project it into the output with
+ * bias, residual and relu/clip. With an expand, the depthwise input rows are made on demand by
+ * the direct 1x1 tiles into a ring of kh rows per thread. Neither the expanded tensor nor the
+ * depthwise output reaches memory (MobileNetV2 batch 1: 4.8 MB written and re-read in its second
+ * block alone; batch 8: up to 38 MB). */
 #include <math.h>
 #include <string.h>
 
@@ -20,6 +23,7 @@
 /* The geometry of a node: X [N,H,W,C], Y [N,Ho,Wo,M], depthwise kh x kw window. */
 typedef struct dwpw_shape {
     int64_t N, H, W, C, M, Ho, Wo, kh, kw, sh, sw, dh, dw, ph, pw;
+    int64_t Cin; /* with an expand stage X is [N,H,W,Cin] and the depthwise input its output; else 0 */
 } dwpw_shape;
 
 static bool is_dwpw(const op_node *n)
@@ -49,17 +53,34 @@ static const strata_tensor *opt_in(const op_node *n, const strata_tensor *const 
     return i < n->n_inputs ? in[i] : NULL;
 }
 
+/* Optional input i unless the compiler's packed weights sit there. */
+static const strata_tensor *unpacked_in(const op_node *n, const strata_tensor *const *in, size_t i)
+{
+    return op_attr_int(n, "packed_input", -1) == (int64_t)i ? NULL : opt_in(n, in, i);
+}
+
 static const strata_tensor *residual_of(const op_node *n, const strata_tensor *const *in)
 {
-    return op_attr_int(n, "packed_input", -1) == 5 ? NULL : opt_in(n, in, 5);
+    return unpacked_in(n, in, 5);
+}
+
+static const strata_tensor *expand_weights(const op_node *n, const strata_tensor *const *in)
+{
+    return unpacked_in(n, in, 6);
 }
 
 /* Geometry from the input dims and attributes (Ho, Wo computed); false when it cannot run. */
 static bool shape_of(const op_node *n, const strata_tensor *const *in, dwpw_shape *s)
 {
-    const strata_tensor *x = in[0], *wd = in[1], *wp = in[3];
+    const strata_tensor *x = in[0], *wd = in[1], *wp = in[3], *we = expand_weights(n, in);
     if (x->rank != 4 || wd->rank != 4 || wp->rank != 4) return false;
-    s->N = x->dims[0], s->H = x->dims[1], s->W = x->dims[2], s->C = x->dims[3];
+    s->N = x->dims[0], s->H = x->dims[1], s->W = x->dims[2], s->C = x->dims[3], s->Cin = 0;
+    if (we) {
+        s->Cin = x->dims[3], s->C = wd->dims[0];
+        if (we->rank != 4 || s->Cin <= 0 || we->dims[0] != s->C || we->dims[1] != s->Cin || we->dims[2] != 1 ||
+            we->dims[3] != 1)
+            return false;
+    }
     s->kh = wd->dims[2], s->kw = wd->dims[3], s->M = wp->dims[0];
     int64_t st[2], dl[2], pd[4];
     if (!ints_or(n, "dw_strides", 2, 1, st) || !ints_or(n, "dw_dilations", 2, 1, dl) || !ints_or(n, "dw_pads", 4, 0, pd))
@@ -89,42 +110,51 @@ static bool supports(const op_node *n, const strata_tensor *const *in)
     dwpw_shape s;
     if (!shape_of(n, in, &s)) return false;
     if (!vec_ok(opt_in(n, in, 2), s.C) || !vec_ok(opt_in(n, in, 4), s.M)) return false;
+    const strata_tensor *we = expand_weights(n, in);
+    if (we && (!fast_f32(we) || !vec_ok(unpacked_in(n, in, 7), s.C) || act_kind(n, "ex_activation") < 0)) return false;
     const strata_tensor *z = residual_of(n, in);
     if (z && (!fast_f32(z) || z->rank != 4 || z->dims[3] != s.M || z->dims[1] != s.Ho || z->dims[2] != s.Wo)) return false;
     return act_kind(n, "dw_activation") >= 0 && act_kind(n, "pw_activation") >= 0;
 }
 
-/* ---- packed weights: a 64-byte header (u32 magic, u32 0, i64 C, i64 M, i64 taps, zero to 64),
- * the depthwise rows (taps x NHWC_LDW(C) floats, wd[t*ldw + c] = Wd[c][0][t]), then the
- * pointwise rows (C x NHWC_LDW(M) floats, wp[c*ldw + m] = Wp[m][c]); columns past C / M zero. */
+/* ---- packed weights: a 64-byte header (u32 magic, u32 0, i64 C, i64 M, i64 taps, i64 Cin, zero
+ * to 64), the depthwise rows (taps x NHWC_LDW(C) floats, wd[t*ldw + c] = Wd[c][0][t]), the
+ * pointwise rows (C x NHWC_LDW(M) floats, wp[c*ldw + m] = Wp[m][c]), then with an expand its
+ * rows (Cin x NHWC_LDW(C) floats, we[i*ldw + c] = We[c][i]); columns past C / M zero. */
 
-static size_t packed_bytes(int64_t C, int64_t M, int64_t taps)
+static size_t packed_floats(const dwpw_shape *s)
 {
-    return DWPW_HEADER + (size_t)(taps * NHWC_LDW(C) + C * NHWC_LDW(M)) * sizeof(float);
+    int64_t ldc = NHWC_LDW(s->C);
+    return (size_t)(s->kh * s->kw * ldc + s->C * NHWC_LDW(s->M) + s->Cin * ldc);
 }
 
-static void pack_into(const float *wd, const float *wp, int64_t C, int64_t M, int64_t taps, float *dst)
+static void pack_into(const float *wd, const float *wp, const float *we, const dwpw_shape *s, float *dst)
 {
-    int64_t ldc = NHWC_LDW(C), ldm = NHWC_LDW(M);
-    float *pd = dst, *pp = dst + taps * ldc;
-    memset(dst, 0, (size_t)(taps * ldc + C * ldm) * sizeof *dst);
+    int64_t C = s->C, M = s->M, taps = s->kh * s->kw, ldc = NHWC_LDW(C), ldm = NHWC_LDW(M);
+    float *pd = dst, *pp = dst + taps * ldc, *pe = pp + C * ldm;
+    memset(dst, 0, packed_floats(s) * sizeof *dst);
     for (int64_t c = 0; c < C; c++)
         for (int64_t t = 0; t < taps; t++) pd[t * ldc + c] = wd[c * taps + t];
     for (int64_t m = 0; m < M; m++)
         for (int64_t c = 0; c < C; c++) pp[c * ldm + m] = wp[m * C + c];
+    for (int64_t c = 0; we && c < C; c++)
+        for (int64_t i = 0; i < s->Cin; i++) pe[i * ldc + c] = we[c * s->Cin + i];
 }
 
 static bool const_weights(const op_node *n, const strata_tensor *const *in, dwpw_shape *s)
 {
-    return n->n_inputs >= 4 && in[0] && in[1] && in[3] && in[1]->data && in[3]->data && fast_f32(in[1]) &&
-           fast_f32(in[3]) && shape_of(n, in, s);
+    if (n->n_inputs < 4 || !in[0] || !in[1] || !in[3] || !in[1]->data || !in[3]->data || !fast_f32(in[1]) ||
+        !fast_f32(in[3]) || !shape_of(n, in, s))
+        return false;
+    const strata_tensor *we = expand_weights(n, in);
+    return !we || (we->data && fast_f32(we));
 }
 
 static size_t packed_size(const fast_kernel *k, const op_node *n, const strata_tensor *const *in)
 {
     dwpw_shape s;
     if (!const_weights(n, in, &s)) return 0;
-    return packed_bytes(s.C, s.M, s.kh * s.kw);
+    return DWPW_HEADER + packed_floats(&s) * sizeof(float);
 }
 
 static strata_status pack(const fast_kernel *k, const op_node *n, const strata_tensor *const *in, void *packed)
@@ -139,7 +169,9 @@ static strata_status pack(const fast_kernel *k, const op_node *n, const strata_t
     memcpy(h + 8, &s.C, 8);
     memcpy(h + 16, &s.M, 8);
     memcpy(h + 24, &taps, 8);
-    pack_into(in[1]->data, in[3]->data, s.C, s.M, taps, (float *)(h + DWPW_HEADER));
+    memcpy(h + 32, &s.Cin, 8);
+    const strata_tensor *we = expand_weights(n, in);
+    pack_into(in[1]->data, in[3]->data, we ? we->data : NULL, &s, (float *)(h + DWPW_HEADER));
     return STRATA_OK;
 }
 
@@ -149,16 +181,19 @@ static const float *packed_check(const op_node *n, const strata_tensor *const *i
     size_t have = (size_t)strata_tensor_numel(in[op_attr_int(n, "packed_input", 0)]);
     const uint8_t *h = packed;
     uint32_t magic = 0;
-    int64_t C = 0, M = 0, taps = 0;
+    int64_t C = 0, M = 0, taps = 0, Cin = -1;
     if (have >= DWPW_HEADER) {
         memcpy(&magic, h, 4);
         memcpy(&C, h + 8, 8);
         memcpy(&M, h + 16, 8);
         memcpy(&taps, h + 24, 8);
+        memcpy(&Cin, h + 32, 8);
     }
-    if (magic != DWPW_MAGIC || C != s->C || M != s->M || taps != s->kh * s->kw || have < packed_bytes(C, M, taps)) {
-        op_error(n, STRATA_INVALID_ARGUMENT, "packed weights (%zu bytes) are not the C=%lld M=%lld taps=%lld form this kernel needs",
-                 have, (long long)s->C, (long long)s->M, (long long)(s->kh * s->kw));
+    if (magic != DWPW_MAGIC || C != s->C || M != s->M || taps != s->kh * s->kw || Cin != s->Cin ||
+        have < DWPW_HEADER + packed_floats(s) * sizeof(float)) {
+        op_error(n, STRATA_INVALID_ARGUMENT,
+                 "packed weights (%zu bytes) are not the C=%lld M=%lld taps=%lld Cin=%lld form this kernel needs", have,
+                 (long long)s->C, (long long)s->M, (long long)(s->kh * s->kw), (long long)s->Cin);
         return NULL;
     }
     return (const float *)(h + DWPW_HEADER);
@@ -169,92 +204,130 @@ static const float *packed_check(const op_node *n, const strata_tensor *const *i
 typedef struct dwpw_job {
     const dwpw_shape *s;
     const float *x, *wd, *bd, *wp, *bp, *z; /* wd, wp: packed rows */
-    float *y, *scratch;                     /* scratch: per thread, group*Wo*C floats */
-    int dw_act, pw_act;
-    float dw_lo, dw_hi, pw_lo, pw_hi;
+    const float *we, *be;                   /* the expand's packed rows and bias (we NULL: none) */
+    float *y, *scratch;                     /* scratch: per thread, the ring then group*Wo*C floats */
+    int dw_act, pw_act, ex_act;
+    float dw_lo, dw_hi, pw_lo, pw_hi, ex_lo, ex_hi;
     gemm_isa isa;
-    int dw_prefetch, pw_prefetch;
+    int dw_prefetch, pw_prefetch, ex_prefetch;
     int64_t band, group, scratch_floats;
+    int64_t ring;                           /* expanded rows kept per thread (kernel rows spanned) */
 } dwpw_job;
 
-/* Depthwise output row t (image, oh) into dst (Wo x C), portable C. */
-static void dw_row_c(const dwpw_job *j, int64_t t, float *dst)
+/* Which expanded rows a thread's ring holds: rows up to next-1 of image img are made. */
+typedef struct ring_state {
+    int64_t img, next;
+} ring_state;
+
+static inline float act_apply(float v, int act, float lo, float hi)
+{
+    if (act == 1) return v > 0 ? v : 0;
+    if (act == 2) return v < lo ? lo : v > hi ? hi : v;
+    return v;
+}
+
+/* Depthwise output row t (image, oh) into dst (Wo x C), portable C; input rows from the image,
+ * or from the ring (slot ih % ring) when there is an expand. */
+static void dw_row_c(const dwpw_job *j, int64_t t, const float *ring, float *dst)
 {
     const dwpw_shape *s = j->s;
     int64_t img = t / s->Ho, oh = t % s->Ho, C = s->C, ldw = NHWC_LDW(C);
-    const float *xi = j->x + img * s->H * s->W * C;
     for (int64_t ow = 0; ow < s->Wo; ow++) {
         float *d = dst + ow * C;
         for (int64_t c = 0; c < C; c++) d[c] = j->bd ? j->bd[c] : 0.0f;
         for (int64_t i = 0; i < s->kh; i++) {
             int64_t ih = oh * s->sh - s->ph + i * s->dh;
             if (ih < 0 || ih >= s->H) continue;
+            const float *xr = ring ? ring + (ih % j->ring) * s->W * C : j->x + (img * s->H + ih) * s->W * C;
             for (int64_t jj = 0; jj < s->kw; jj++) {
                 int64_t iw = ow * s->sw - s->pw + jj * s->dw;
                 if (iw < 0 || iw >= s->W) continue;
-                const float *xs = xi + (ih * s->W + iw) * C, *ws = j->wd + (i * s->kw + jj) * ldw;
+                const float *xs = xr + iw * C, *ws = j->wd + (i * s->kw + jj) * ldw;
                 for (int64_t c = 0; c < C; c++) d[c] += xs[c] * ws[c];
             }
         }
-        if (j->dw_act == 1)
-            for (int64_t c = 0; c < C; c++) d[c] = d[c] > 0 ? d[c] : 0;
-        else if (j->dw_act == 2)
-            for (int64_t c = 0; c < C; c++) d[c] = d[c] < j->dw_lo ? j->dw_lo : d[c] > j->dw_hi ? j->dw_hi : d[c];
+        for (int64_t c = 0; c < C; c++) d[c] = act_apply(d[c], j->dw_act, j->dw_lo, j->dw_hi);
     }
 }
 
-/* pixels of src (C each) projected into y (M each), portable C. */
-static void pw_c(const dwpw_job *j, const float *src, int64_t pixels, const float *z, float *y)
+/* pixels of src (K floats each) through 1x1 weights w (K rows of NHWC_LDW(N)) into y (N each),
+ * with bias b, residual z and the activation; portable C. */
+static void pointwise_c(const float *src, int64_t pixels, int64_t K, int64_t N, const float *w, const float *b,
+                        const float *z, float *y, int act, float lo, float hi)
 {
-    const dwpw_shape *s = j->s;
-    int64_t C = s->C, M = s->M, ldw = NHWC_LDW(M);
+    int64_t ldw = NHWC_LDW(N);
     for (int64_t p = 0; p < pixels; p++) {
-        float *yp = y + p * M;
-        const float *sp = src + p * C;
-        for (int64_t m = 0; m < M; m++) yp[m] = j->bp ? j->bp[m] : 0.0f;
-        for (int64_t c = 0; c < C; c++) {
+        float *yp = y + p * N;
+        const float *sp = src + p * K;
+        for (int64_t m = 0; m < N; m++) yp[m] = b ? b[m] : 0.0f;
+        for (int64_t c = 0; c < K; c++) {
             float v = sp[c];
-            const float *w = j->wp + c * ldw;
-            for (int64_t m = 0; m < M; m++) yp[m] += v * w[m];
+            const float *wr = w + c * ldw;
+            for (int64_t m = 0; m < N; m++) yp[m] += v * wr[m];
         }
-        for (int64_t m = 0; m < M; m++) {
-            float v = yp[m] + (z ? z[p * M + m] : 0.0f);
-            if (j->pw_act == 1) v = v > 0 ? v : 0;
-            else if (j->pw_act == 2) v = v < j->pw_lo ? j->pw_lo : v > j->pw_hi ? j->pw_hi : v;
-            yp[m] = v;
-        }
+        for (int64_t m = 0; m < N; m++) yp[m] = act_apply(yp[m] + (z ? z[p * N + m] : 0.0f), act, lo, hi);
     }
 }
 
-/* Output rows r0 .. r0+nr (global row index image*Ho + oh): depthwise rows into scratch, then
- * one projection over their nr*Wo pixels (consecutive rows are consecutive in Y and scratch). */
-static void do_group(const dwpw_job *j, int64_t r0, int64_t nr, float *scratch)
+/* pixels of src (K floats each) projected as above by the direct tiles of the job's ISA. */
+static void pointwise(const dwpw_job *j, const float *src, int64_t pixels, int64_t K, int64_t N, const float *w,
+                      const float *b, const float *z, float *y, int act, float lo, float hi, int prefetch)
 {
-    const dwpw_shape *s = j->s;
-    int64_t C = s->C, M = s->M, pixels = nr * s->Wo;
-    const float *z = j->z ? j->z + r0 * s->Wo * M : NULL;
-    float *y = j->y + r0 * s->Wo * M;
 #if defined(__x86_64__)
     if (j->isa == GEMM_ISA_AVX512 || j->isa == GEMM_ISA_AVX2) {
-        for (int64_t r = 0; r < nr; r++) {
-            int64_t t = r0 + r, img = t / s->Ho;
-            dwnhwc_row_args a = {j->x + img * s->H * s->W * C, s->H, s->W, C, s->Wo, t % s->Ho, s->kh, s->kw, s->sh,
-                                 s->sw, s->dh, s->dw, s->ph, s->pw, j->wd, NHWC_LDW(C), j->bd, NULL,
-                                 scratch + r * s->Wo * C, j->dw_act, j->dw_lo, j->dw_hi, j->dw_prefetch};
-            if (j->isa == GEMM_ISA_AVX512) dwnhwc_f32_row__avx512(&a);
-            else dwnhwc_f32_row__avx2(&a);
-        }
         int64_t off = 0;
-        const float *w = j->wp;
-        nhwc_direct_args a = {scratch, C, 1, &off, &w, C, NHWC_LDW(M), M, j->bp, z, y, j->pw_act, j->pw_lo, j->pw_hi,
-                              j->pw_prefetch};
+        nhwc_direct_args a = {src, K, 1, &off, &w, K, NHWC_LDW(N), N, b, z, y, act, lo, hi, prefetch};
         if (j->isa == GEMM_ISA_AVX512) nhwc_direct_f32__avx512(&a, pixels);
         else nhwc_direct_f32__avx2(&a, pixels);
         return;
     }
 #endif
-    for (int64_t r = 0; r < nr; r++) dw_row_c(j, r0 + r, scratch + r * s->Wo * C);
-    pw_c(j, scratch, pixels, z, y);
+    (void)prefetch;
+    pointwise_c(src, pixels, K, N, w, b, z, y, act, lo, hi);
+}
+
+/* Makes the expanded input rows that depthwise row oh of image img reads (those not in the ring
+ * yet). Rows are asked for in increasing order within an image and a window spans at most
+ * `ring` rows, so a row is overwritten only once no later window needs it. */
+static void expand_rows(const dwpw_job *j, int64_t img, int64_t oh, float *ring, ring_state *rs)
+{
+    const dwpw_shape *s = j->s;
+    int64_t lo = oh * s->sh - s->ph, hi = lo + (s->kh - 1) * s->dh;
+    if (lo < 0) lo = 0;
+    if (hi > s->H - 1) hi = s->H - 1;
+    if (rs->img != img) rs->img = img, rs->next = 0;
+    for (int64_t ih = rs->next > lo ? rs->next : lo; ih <= hi; ih++)
+        pointwise(j, j->x + (img * s->H + ih) * s->W * s->Cin, s->W, s->Cin, s->C, j->we, j->be, NULL,
+                  ring + (ih % j->ring) * s->W * s->C, j->ex_act, j->ex_lo, j->ex_hi, j->ex_prefetch);
+    if (hi + 1 > rs->next) rs->next = hi + 1;
+}
+
+/* Output rows r0 .. r0+nr (global row index image*Ho + oh): depthwise rows into the group
+ * buffer, then one projection over their nr*Wo pixels (consecutive rows are consecutive in Y
+ * and the buffer). ring: the thread's expanded rows (NULL without an expand). */
+static void do_group(const dwpw_job *j, int64_t r0, int64_t nr, float *ring, ring_state *rs, float *buf)
+{
+    const dwpw_shape *s = j->s;
+    int64_t C = s->C, M = s->M, pixels = nr * s->Wo;
+    const float *z = j->z ? j->z + r0 * s->Wo * M : NULL;
+    for (int64_t r = 0; r < nr; r++) {
+        int64_t t = r0 + r, img = t / s->Ho, oh = t % s->Ho;
+        if (ring) expand_rows(j, img, oh, ring, rs);
+#if defined(__x86_64__)
+        if (j->isa == GEMM_ISA_AVX512 || j->isa == GEMM_ISA_AVX2) {
+            dwnhwc_row_args a = {ring ? ring : j->x + img * s->H * s->W * C, s->H, s->W, C, s->Wo, oh, s->kh, s->kw,
+                                 s->sh, s->sw, s->dh, s->dw, s->ph, s->pw, j->wd, NHWC_LDW(C), j->bd, NULL,
+                                 buf + r * s->Wo * C, j->dw_act, j->dw_lo, j->dw_hi, j->dw_prefetch,
+                                 ring ? j->ring : 0};
+            if (j->isa == GEMM_ISA_AVX512) dwnhwc_f32_row__avx512(&a);
+            else dwnhwc_f32_row__avx2(&a);
+            continue;
+        }
+#endif
+        dw_row_c(j, t, ring, buf + r * s->Wo * C);
+    }
+    pointwise(j, buf, pixels, C, M, j->wp, j->bp, z, j->y + r0 * s->Wo * M, j->pw_act, j->pw_lo, j->pw_hi,
+              j->pw_prefetch);
 }
 
 static void band_task(void *arg, int64_t t, int thread_index)
@@ -262,7 +335,10 @@ static void band_task(void *arg, int64_t t, int thread_index)
     const dwpw_job *j = arg;
     int64_t rows = j->s->N * j->s->Ho, r1 = (t + 1) * j->band < rows ? (t + 1) * j->band : rows;
     float *scratch = j->scratch + (int64_t)thread_index * j->scratch_floats;
-    for (int64_t r = t * j->band; r < r1; r += j->group) do_group(j, r, r1 - r < j->group ? r1 - r : j->group, scratch);
+    int64_t ring_floats = j->we ? j->ring * j->s->W * j->s->C : 0;
+    ring_state rs = {-1, 0}; /* a band starts with an empty ring */
+    for (int64_t r = t * j->band; r < r1; r += j->group)
+        do_group(j, r, r1 - r < j->group ? r1 - r : j->group, j->we ? scratch : NULL, &rs, scratch + ring_floats);
 }
 
 static strata_status run(const fast_kernel *k, const op_node *n, const strata_tensor *const *in,
@@ -273,12 +349,14 @@ static strata_status run(const fast_kernel *k, const op_node *n, const strata_te
     if (n->n_inputs < 4 || !in[0] || !in[1] || !in[3] || !shape_of(n, in, &s))
         return op_error(n, STRATA_INVALID_ARGUMENT, "inputs or attributes this kernel cannot run");
     const strata_tensor *bd = opt_in(n, in, 2), *bp = opt_in(n, in, 4), *z = residual_of(n, in);
+    const strata_tensor *we = expand_weights(n, in), *be = we ? unpacked_in(n, in, 7) : NULL;
     if (y->rank != 4 || y->dims[0] != s.N || y->dims[1] != s.Ho || y->dims[2] != s.Wo || y->dims[3] != s.M)
         return op_error(n, STRATA_INTERNAL, "output shape does not match the geometry");
-    if (!vec_ok(bd, s.C) || !vec_ok(bp, s.M)) return op_error(n, STRATA_INVALID_ARGUMENT, "biases must be [C] and [M]");
+    if (!vec_ok(bd, s.C) || !vec_ok(bp, s.M) || !vec_ok(be, s.C))
+        return op_error(n, STRATA_INVALID_ARGUMENT, "biases must be [C] and [M]");
     if (z && !fast_same_dims(z, y)) return op_error(n, STRATA_INVALID_ARGUMENT, "the residual must have the output's shape");
-    int dw_act = act_kind(n, "dw_activation"), pw_act = act_kind(n, "pw_activation");
-    if (dw_act < 0 || pw_act < 0) return op_error(n, STRATA_UNSUPPORTED, "activations other than Relu and Clip");
+    int dw_act = act_kind(n, "dw_activation"), pw_act = act_kind(n, "pw_activation"), ex_act = act_kind(n, "ex_activation");
+    if (dw_act < 0 || pw_act < 0 || ex_act < 0) return op_error(n, STRATA_UNSUPPORTED, "activations other than Relu and Clip");
     int64_t rows = s.N * s.Ho;
     if (rows <= 0 || s.Wo <= 0) return STRATA_OK;
     int64_t taps = s.kh * s.kw;
@@ -288,32 +366,42 @@ static strata_status run(const fast_kernel *k, const op_node *n, const strata_te
     if (packed) {
         if (!(w = packed_check(n, in, packed, &s))) return STRATA_INVALID_ARGUMENT;
     } else {
-        if (!in[1]->data || !in[3]->data) return op_error(n, STRATA_INVALID_ARGUMENT, "weights have neither values nor a packed form");
-        wt = mem_alloc(packed_bytes(s.C, s.M, taps) - DWPW_HEADER);
+        if (!in[1]->data || !in[3]->data || (we && !we->data))
+            return op_error(n, STRATA_INVALID_ARGUMENT, "weights have neither values nor a packed form");
+        wt = mem_alloc(packed_floats(&s) * sizeof(float));
         if (!wt) return op_error(n, STRATA_OUT_OF_MEMORY, "out of memory packing weights");
-        pack_into(in[1]->data, in[3]->data, s.C, s.M, taps, wt);
+        pack_into(in[1]->data, in[3]->data, we ? we->data : NULL, &s, wt);
         w = wt;
     }
     int64_t threads = thread_pool_size(ctx->pool);
-    dwpw_job j = {&s, in[0]->data, w, bd ? bd->data : NULL, w + taps * NHWC_LDW(s.C), bp ? bp->data : NULL,
-                  z ? z->data : NULL, y->data, NULL, dw_act, pw_act,
+    const float *wp = w + taps * NHWC_LDW(s.C);
+    dwpw_job j = {&s, in[0]->data, w, bd ? bd->data : NULL, wp, bp ? bp->data : NULL, z ? z->data : NULL,
+                  s.Cin ? wp + s.C * NHWC_LDW(s.M) : NULL, be ? be->data : NULL, y->data, NULL,
+                  dw_act, pw_act, ex_act,
                   op_attr_float(n, "dw_activation_min", -INFINITY), op_attr_float(n, "dw_activation_max", INFINITY),
-                  op_attr_float(n, "pw_activation_min", -INFINITY), op_attr_float(n, "pw_activation_max", INFINITY), k->gemm, 0, 0, 1, 1, 0};
+                  op_attr_float(n, "pw_activation_min", -INFINITY), op_attr_float(n, "pw_activation_max", INFINITY),
+                  op_attr_float(n, "ex_activation_min", -INFINITY), op_attr_float(n, "ex_activation_max", INFINITY),
+                  k->gemm, 0, 0, 0, 1, 1, 0, (s.kh - 1) * s.dh + 1};
     /* Groups of depthwise rows up to the scratch budget: more pixels per projection call fill
      * the tiles better on the 7- and 14-wide layers. */
     int64_t row_floats = s.Wo * s.C;
     j.group = (int64_t)(DWPW_SCRATCH_BYTES / sizeof(float)) / row_floats;
     if (j.group < 1) j.group = 1;
-    /* bands: one per thread at least, up to 4 (dynamic hand-out evens out a busy core), whole groups */
+    /* bands: one per thread at least, up to 4 (dynamic hand-out evens out a busy core), whole
+     * groups; with an expand each band remakes the rows its first window shares with the band
+     * above, so short bands are avoided */
     int64_t want = threads <= 1 ? 1 : threads * 4;
+    if (s.Cin && want > threads && rows / want < 16) want = threads;
     if (want > rows) want = rows;
     j.band = (rows + want - 1) / want;
     int64_t n_groups = (j.band + j.group - 1) / j.group; /* even groups: a short last one costs a tile pass */
     j.group = (j.band + n_groups - 1) / n_groups;
-    j.scratch_floats = (j.group * row_floats + 15) / 16 * 16;
-    /* As in the unfused kernels: activations past 8 MiB come from memory. */
-    j.dw_prefetch = s.N * s.H * s.W * s.C * (int64_t)sizeof(float) > ((int64_t)8 << 20);
+    int64_t ring_floats = s.Cin ? j.ring * s.W * s.C : 0;
+    j.scratch_floats = (ring_floats + j.group * row_floats + 15) / 16 * 16;
+    /* As in the unfused kernels: activations past 8 MiB come from memory (the ring does not). */
+    j.dw_prefetch = !s.Cin && s.N * s.H * s.W * s.C * (int64_t)sizeof(float) > ((int64_t)8 << 20);
     j.pw_prefetch = s.N * s.Ho * s.Wo * s.M * (int64_t)sizeof(float) > ((int64_t)8 << 20) && s.M >= 24;
+    j.ex_prefetch = s.Cin && s.N * s.H * s.W * s.Cin * (int64_t)sizeof(float) > ((int64_t)8 << 20);
     j.scratch = mem_alloc((size_t)(threads * j.scratch_floats) * sizeof(float));
     if (!j.scratch) {
         mem_free(wt);

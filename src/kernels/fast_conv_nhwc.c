@@ -346,7 +346,7 @@ static void dw_one_row(const dw_job *j, int64_t t)
     if (j->isa == GEMM_ISA_AVX512 || j->isa == GEMM_ISA_AVX2) {
         dwnhwc_row_args a = {xi, s->H, s->W, s->C, s->Wo, oh, s->kh, s->kw, w->s[0], w->s[1], w->d[0], w->d[1],
                              w->pb[0], w->pb[1], j->w, NHWC_LDW(s->C), j->b, j->z ? j->z + o : NULL, j->y + o,
-                             j->act, j->lo, j->hi, j->prefetch};
+                             j->act, j->lo, j->hi, j->prefetch, 0};
         if (j->isa == GEMM_ISA_AVX512) dwnhwc_f32_row__avx512(&a);
         else dwnhwc_f32_row__avx2(&a);
         return;

@@ -1,8 +1,9 @@
 /* tests/kernels/test_fast_conv_dwpw.c — the FusedDwPw rows (fast_conv_dwpw.c: AVX-512, AVX2,
  * portable C) against the reference op on random shapes: channels and outputs off the vector
- * width, 1- to 17-wide images, stride 1 and 2, padding, residual, relu / clip or none, batch 1
- * and 3, 1 and 2 threads, packed weights (input 1's values gone) and unpacked; and the
- * reference op itself against a naive double-precision loop. */
+ * width, 1- to 17-wide images, stride 1 and 2, padding, residual, relu / clip or none, with and
+ * without the 1x1 expand in front (input channels off the vector width too), batch 1 and 3, 1
+ * and 2 threads, packed weights (input 1's values gone) and unpacked; and the reference op
+ * itself against a naive double-precision loop. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,26 +33,40 @@ typedef struct dwpw_case {
     int64_t N, H, W, C, M, stride, pt, pl, pb, pr;
     const char *dw_act, *pw_act; /* "", "Relu", "Clip" */
     bool residual;
+    int64_t Cin;                 /* > 0: an expand from Cin channels in front */
+    const char *ex_act;
 } dwpw_case;
 
 /* The node's inputs and attributes (borrowing c and the arrays in it). */
 typedef struct dwpw_node {
     int64_t strides[2], pads[4];
-    attr at[12];
+    attr at[16];
     size_t na;
-    strata_tensor *x, *wd, *bd, *wp, *bp, *z;
+    strata_tensor *x, *wd, *bd, *wp, *bp, *z, *we, *be;
 } dwpw_node;
+
+static size_t n_inputs_of(const dwpw_case *c)
+{
+    return c->Cin ? 8 : c->residual ? 6 : 5;
+}
 
 static void node_make(dwpw_node *d, const dwpw_case *c, uint64_t seed)
 {
     memset(d, 0, sizeof *d);
     uint64_t s = seed;
     int64_t Ho = (c->H + c->pt + c->pb - 3) / c->stride + 1, Wo = (c->W + c->pl + c->pr - 3) / c->stride + 1;
-    int64_t xd[4] = {c->N, c->H, c->W, c->C}, wdd[4] = {c->C, 1, 3, 3}, bdd[1] = {c->C}, wpd[4] = {c->M, c->C, 1, 1},
-            bpd[1] = {c->M}, zd[4] = {c->N, Ho, Wo, c->M};
+    int64_t xd[4] = {c->N, c->H, c->W, c->Cin ? c->Cin : c->C}, wdd[4] = {c->C, 1, 3, 3}, bdd[1] = {c->C},
+            wpd[4] = {c->M, c->C, 1, 1}, bpd[1] = {c->M}, zd[4] = {c->N, Ho, Wo, c->M}, wed[4] = {c->C, c->Cin, 1, 1};
     d->x = rnd_tensor(4, xd, &s), d->wd = rnd_tensor(4, wdd, &s), d->bd = rnd_tensor(1, bdd, &s);
     d->wp = rnd_tensor(4, wpd, &s), d->bp = rnd_tensor(1, bpd, &s);
     d->z = c->residual ? rnd_tensor(4, zd, &s) : NULL;
+    d->we = c->Cin ? rnd_tensor(4, wed, &s) : NULL;
+    d->be = c->Cin ? rnd_tensor(1, bdd, &s) : NULL;
+    if (c->Cin && c->ex_act[0]) d->at[d->na++] = attr_string_of("ex_activation", c->ex_act);
+    if (c->Cin && !strcmp(c->ex_act, "Clip")) {
+        d->at[d->na++] = attr_float_of("ex_activation_min", 0.0f);
+        d->at[d->na++] = attr_float_of("ex_activation_max", 2.0f);
+    }
     d->strides[0] = d->strides[1] = c->stride;
     d->pads[0] = c->pt, d->pads[1] = c->pl, d->pads[2] = c->pb, d->pads[3] = c->pr;
     d->at[d->na++] = attr_ints_of("dw_strides", d->strides, 2);
@@ -73,6 +88,7 @@ static void node_free(dwpw_node *d)
 {
     strata_tensor_destroy(d->x), strata_tensor_destroy(d->wd), strata_tensor_destroy(d->bd);
     strata_tensor_destroy(d->wp), strata_tensor_destroy(d->bp), strata_tensor_destroy(d->z);
+    strata_tensor_destroy(d->we), strata_tensor_destroy(d->be);
 }
 
 /* The reference op's output (caller destroys), or NULL. */
@@ -83,8 +99,8 @@ static strata_tensor *reference(const dwpw_node *d, const dwpw_case *c)
         test_fail(__FILE__, __LINE__, "no reference FusedDwPw");
         return NULL;
     }
-    const strata_tensor *ins[6] = {d->x, d->wd, d->bd, d->wp, d->bp, d->z};
-    op_node node = {"dwpw_ref", "FusedDwPw", "com.strata", 1, d->at, d->na, c->residual ? 6 : 5, 1};
+    const strata_tensor *ins[8] = {d->x, d->wd, d->bd, d->wp, d->bp, d->z, d->we, d->be};
+    op_node node = {"dwpw_ref", "FusedDwPw", "com.strata", 1, d->at, d->na, n_inputs_of(c), 1};
     strata_tensor shape, *sp = &shape, *y = NULL;
     memset(&shape, 0, sizeof shape);
     strata_status st = def->infer(&node, ins, &sp);
@@ -112,9 +128,12 @@ static double max_diff(const strata_tensor *a, const strata_tensor *b)
 
 static const char *describe(const dwpw_case *c, char *buf, size_t n)
 {
-    snprintf(buf, n, "N=%lld H=%lld W=%lld C=%lld M=%lld s=%lld pads=%lld,%lld,%lld,%lld dw_act='%s' pw_act='%s' res=%d",
+    snprintf(buf, n,
+             "N=%lld H=%lld W=%lld C=%lld M=%lld s=%lld pads=%lld,%lld,%lld,%lld dw_act='%s' pw_act='%s' res=%d Cin=%lld "
+             "ex_act='%s'",
              (long long)c->N, (long long)c->H, (long long)c->W, (long long)c->C, (long long)c->M, (long long)c->stride,
-             (long long)c->pt, (long long)c->pl, (long long)c->pb, (long long)c->pr, c->dw_act, c->pw_act, c->residual);
+             (long long)c->pt, (long long)c->pl, (long long)c->pb, (long long)c->pr, c->dw_act, c->pw_act, c->residual,
+             (long long)c->Cin, c->Cin ? c->ex_act : "");
     return buf;
 }
 
@@ -136,8 +155,8 @@ static int dwpw_check(const char *name, const dwpw_case *c, bool packed, int thr
     char desc[256];
     if (!ref) goto done;
     strata_tensor wd_dims = *d.wd;
-    const strata_tensor *ins[7] = {d.x, d.wd, d.bd, d.wp, d.bp, d.z, NULL};
-    op_node node = {"dwpw_under_test", "FusedDwPw", "com.strata", 1, d.at, d.na, c->residual ? 6 : 5, 1};
+    const strata_tensor *ins[9] = {d.x, d.wd, d.bd, d.wp, d.bp, d.z, d.we, d.be, NULL};
+    op_node node = {"dwpw_under_test", "FusedDwPw", "com.strata", 1, d.at, d.na, n_inputs_of(c), 1};
     if (!k->supports(&node, ins)) {
         test_fail(__FILE__, __LINE__, "%s does not support %s", name, describe(c, desc, sizeof desc));
         goto done;
@@ -155,7 +174,7 @@ static int dwpw_check(const char *name, const dwpw_case *c, bool packed, int thr
         wd_dims.data = NULL;
         wd_dims.free_fn = NULL;
         ins[1] = &wd_dims;
-        size_t at = c->residual || (seed & 1) ? 6 : 5;
+        size_t at = c->Cin ? 8 : c->residual || (seed & 1) ? 6 : 5;
         ins[at] = pk;
         d.at[d.na++] = attr_int_of("packed_input", (int64_t)at);
         node.n_attrs = d.na;
@@ -170,7 +189,14 @@ static int dwpw_check(const char *name, const dwpw_case *c, bool packed, int thr
         test_fail(__FILE__, __LINE__, "%s %s: %s", name, describe(c, desc, sizeof desc), strata_last_error());
         goto done;
     }
+    /* without an expand the inputs are in [-1, 1]; with one the depthwise input grows with Cin
+     * (unclipped): the bound scales with the output's size (an indexing error is of that size) */
     double tol = 4e-6 * (double)(9 * c->C + 8), diff = max_diff(y, ref);
+    if (c->Cin) {
+        double big = 0;
+        for (int64_t i = 0; i < strata_tensor_numel(ref); i++) big = fmax(big, fabs(((const float *)ref->data)[i]));
+        tol = 2e-6 * (double)(9 * c->C + c->Cin + 8) * (1.0 + big);
+    }
     if (!(diff <= tol)) {
         test_fail(__FILE__, __LINE__, "%s %s packed=%d threads=%d: max diff %g > %g", name, describe(c, desc, sizeof desc),
                   packed, threads, diff, tol);
@@ -191,6 +217,8 @@ static dwpw_case sweep_case(int i, uint64_t *s)
 {
     static const int64_t Cs[] = {8, 17, 96, 144}, Ms[] = {16, 24, 33}, HWs[] = {1, 5, 14, 17}, Ns[] = {1, 3};
     static const char *const dw_acts[] = {"Clip", "", "Relu"}, *const pw_acts[] = {"", "Clip", "", "Relu", ""};
+    static const char *const ex_acts[] = {"Clip", "Relu", "Clip", ""};
+    static const int64_t Cins[] = {0, 5, 0, 16, 33};
     dwpw_case c;
     c.C = Cs[i % 4];
     c.M = Ms[i % 3];
@@ -206,6 +234,8 @@ static dwpw_case sweep_case(int i, uint64_t *s)
     c.dw_act = dw_acts[i % 3];
     c.pw_act = pw_acts[i % 5];
     c.residual = (i / 7) % 2 == 0;
+    c.Cin = Cins[i % 5];
+    c.ex_act = ex_acts[(i / 5) % 4];
     return c;
 }
 
@@ -213,7 +243,7 @@ TEST(test_fast_dwpw_rows_match_reference)
 {
     uint64_t s = 7;
     int failures = 0;
-    for (int i = 0; i < 72 && failures < 5; i++) {
+    for (int i = 0; i < 90 && failures < 5; i++) {
         dwpw_case c = sweep_case(i, &s);
         for (size_t r = 0; r < ARRAY_LEN(rows); r++)
             for (int packed = 0; packed <= 1; packed++) {
@@ -227,14 +257,18 @@ TEST(test_fast_dwpw_rows_match_reference)
 TEST(test_fast_dwpw_mobilenet_shapes)
 {
     static const dwpw_case cases[] = {
-        {1, 28, 28, 32, 16, 1, 1, 1, 1, 1, "Clip", "", false},    /* features.1 (112 -> 28) */
-        {1, 28, 28, 96, 24, 2, 1, 1, 1, 1, "Clip", "", false},    /* features.2 */
-        {1, 14, 14, 144, 24, 1, 1, 1, 1, 1, "Clip", "", true},    /* features.3 */
-        {1, 14, 14, 192, 32, 1, 1, 1, 1, 1, "Clip", "", true},    /* features.5 */
-        {1, 14, 14, 384, 64, 1, 1, 1, 1, 1, "Clip", "", true},    /* features.8 */
-        {1, 14, 14, 576, 96, 2, 1, 1, 1, 1, "Clip", "", false},   /* features.14 */
-        {2, 7, 7, 960, 160, 1, 1, 1, 1, 1, "Clip", "", true},     /* features.15 */
-        {1, 7, 7, 960, 320, 1, 1, 1, 1, 1, "Clip", "", false},    /* features.17 */
+        {1, 28, 28, 32, 16, 1, 1, 1, 1, 1, "Clip", "", false, 0, ""},      /* features.1 (112 -> 28) */
+        {1, 28, 28, 96, 24, 2, 1, 1, 1, 1, "Clip", "", false, 0, ""},      /* features.2 */
+        {1, 14, 14, 144, 24, 1, 1, 1, 1, 1, "Clip", "", true, 0, ""},      /* features.3 */
+        {1, 14, 14, 192, 32, 1, 1, 1, 1, 1, "Clip", "", true, 0, ""},      /* features.5 */
+        {1, 14, 14, 384, 64, 1, 1, 1, 1, 1, "Clip", "", true, 0, ""},      /* features.8 */
+        {1, 14, 14, 576, 96, 2, 1, 1, 1, 1, "Clip", "", false, 0, ""},     /* features.14 */
+        {2, 7, 7, 960, 160, 1, 1, 1, 1, 1, "Clip", "", true, 0, ""},       /* features.15 */
+        {1, 7, 7, 960, 320, 1, 1, 1, 1, 1, "Clip", "", false, 0, ""},      /* features.17 */
+        {1, 28, 28, 96, 24, 2, 1, 1, 1, 1, "Clip", "", false, 16, "Clip"}, /* whole blocks: features.2 */
+        {1, 14, 14, 144, 24, 1, 1, 1, 1, 1, "Clip", "", true, 24, "Clip"}, /* features.3 */
+        {2, 14, 14, 144, 32, 2, 1, 1, 1, 1, "Clip", "", false, 24, "Clip"}, /* features.4 */
+        {1, 14, 14, 576, 160, 2, 1, 1, 1, 1, "Clip", "", false, 96, "Clip"}, /* features.14 */
     };
     for (size_t i = 0; i < ARRAY_LEN(cases); i++)
         for (size_t r = 0; r < ARRAY_LEN(rows); r++)
@@ -245,8 +279,10 @@ TEST(test_fast_dwpw_mobilenet_shapes)
 TEST(test_ref_dwpw_matches_naive_loop)
 {
     static const dwpw_case cases[] = {
-        {2, 5, 7, 3, 4, 1, 1, 1, 1, 1, "Clip", "Relu", true},
-        {1, 6, 5, 17, 5, 2, 1, 0, 0, 1, "", "Clip", false},
+        {2, 5, 7, 3, 4, 1, 1, 1, 1, 1, "Clip", "Relu", true, 0, ""},
+        {1, 6, 5, 17, 5, 2, 1, 0, 0, 1, "", "Clip", false, 0, ""},
+        {2, 6, 5, 7, 5, 1, 1, 1, 1, 1, "Clip", "", true, 3, "Clip"},
+        {1, 7, 6, 5, 4, 2, 1, 0, 1, 1, "", "Relu", false, 4, ""},
     };
     for (size_t ci = 0; ci < ARRAY_LEN(cases); ci++) {
         const dwpw_case *c = &cases[ci];
@@ -260,6 +296,19 @@ TEST(test_ref_dwpw_matches_naive_loop)
         int64_t Ho = y->dims[1], Wo = y->dims[2], C = c->C, M = c->M;
         const float *x = d.x->data, *wd = d.wd->data, *bd = d.bd->data, *wp = d.wp->data, *bp = d.bp->data;
         double worst = 0, *t = mem_alloc((size_t)C * sizeof *t);
+        /* the depthwise input: X, or the expand of X (clip 0..2 or none) */
+        double *e = mem_alloc((size_t)(c->N * c->H * c->W * C) * sizeof *e);
+        for (int64_t p = 0; p < c->N * c->H * c->W; p++)
+            for (int64_t ch = 0; ch < C; ch++) {
+                double v = c->Cin ? 0.0 : x[p * C + ch];
+                if (c->Cin) {
+                    v = ((const float *)d.be->data)[ch];
+                    for (int64_t i = 0; i < c->Cin; i++)
+                        v += (double)x[p * c->Cin + i] * ((const float *)d.we->data)[ch * c->Cin + i];
+                    if (!strcmp(c->ex_act, "Clip")) v = v < 0 ? 0 : v > 2 ? 2 : v;
+                }
+                e[p * C + ch] = v;
+            }
         for (int64_t n = 0; n < c->N; n++)
             for (int64_t oh = 0; oh < Ho; oh++)
                 for (int64_t ow = 0; ow < Wo; ow++) {
@@ -269,7 +318,7 @@ TEST(test_ref_dwpw_matches_naive_loop)
                             for (int64_t j = 0; j < 3; j++) {
                                 int64_t ih = oh * c->stride - c->pt + i, iw = ow * c->stride - c->pl + j;
                                 if (ih >= 0 && ih < c->H && iw >= 0 && iw < c->W)
-                                    v += (double)x[((n * c->H + ih) * c->W + iw) * C + ch] * wd[ch * 9 + i * 3 + j];
+                                    v += e[((n * c->H + ih) * c->W + iw) * C + ch] * wd[ch * 9 + i * 3 + j];
                             }
                         if (!strcmp(c->dw_act, "Clip")) v = v < 0 ? 0 : v > 1.5 ? 1.5 : v;
                         t[ch] = v;
@@ -287,6 +336,7 @@ TEST(test_ref_dwpw_matches_naive_loop)
                 }
         EXPECT_NEAR(worst, 0.0, 1e-4);
         mem_free(t);
+        mem_free(e);
         strata_tensor_destroy(y);
         node_free(&d);
     }
@@ -298,7 +348,7 @@ TEST(test_fast_dwpw_refuses_damaged_packed_weights)
     const fast_kernel *k = fast_kernel_find("conv_nhwc_f32_dwpw__scalar", "FusedDwPw", "com.strata");
     EXPECT(k != NULL);
     if (!k) return;
-    dwpw_case c = {1, 5, 5, 8, 16, 1, 1, 1, 1, 1, "", "", false};
+    dwpw_case c = {1, 5, 5, 8, 16, 1, 1, 1, 1, 1, "", "", false, 0, ""};
     dwpw_node d;
     node_make(&d, &c, 5);
     int64_t pd[1] = {100};
@@ -312,6 +362,26 @@ TEST(test_fast_dwpw_refuses_damaged_packed_weights)
     kernel_ctx ctx = {NULL, 1};
     EXPECT_STATUS(k->run(k, &node, ins, &y, &ctx), STRATA_INVALID_ARGUMENT);
     EXPECT_STR_CONTAINS(strata_last_error(), "packed weights");
+    /* a blob packed for the whole block (with an expand) on a node without one */
+    dwpw_case ce = c;
+    ce.Cin = 4;
+    ce.ex_act = "";
+    dwpw_node de;
+    node_make(&de, &ce, 6);
+    const strata_tensor *ins_e[8] = {de.x, de.wd, de.bd, de.wp, de.bp, NULL, de.we, de.be};
+    op_node node_e = {"dwpw_whole", "FusedDwPw", "com.strata", 1, de.at, de.na, 8, 1};
+    int64_t eb[1] = {(int64_t)k->packed_size(k, &node_e, ins_e)};
+    strata_tensor *pe = NULL;
+    EXPECT(eb[0] > 0);
+    EXPECT_OK(strata_tensor_create(STRATA_DTYPE_U8, 1, eb, &pe));
+    if (pe) {
+        EXPECT_OK(k->pack(k, &node_e, ins_e, pe->data));
+        ins[6] = pe;
+        EXPECT_STATUS(k->run(k, &node, ins, &y, &ctx), STRATA_INVALID_ARGUMENT);
+        EXPECT_STR_CONTAINS(strata_last_error(), "Cin=0");
+    }
+    strata_tensor_destroy(pe);
+    node_free(&de);
     strata_tensor_destroy(pk);
     strata_tensor_destroy(y);
     node_free(&d);

@@ -1,7 +1,9 @@
 /* tests/unit/test_dwpw_pass.c — compile/fuse_dw_pointwise.c on small MobileNet-like blocks built
- * with the IR API: the depthwise 3x3 conv and the 1x1 conv reading it become one FusedDwPw and
- * the reference interpreter gives the same output as before; no fusion when the depthwise output
- * has a second reader or the conv after it is not 1x1 stride 1. */
+ * with the IR API: the depthwise 3x3 conv and the 1x1 conv reading it become one FusedDwPw (with
+ * the 1x1 expand before them too when STRATA_FUSE_IR allows) and the reference interpreter gives
+ * the same output as before; no fusion when the depthwise output has a second reader or the
+ * conv after it is not 1x1 stride 1, and no expand fusion when the expanded tensor has another
+ * reader. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,7 +58,7 @@ static size_t count_op(const ir_graph *g, const char *op)
     return count;
 }
 
-enum { SHAPE_PLAIN, SECOND_READER, PW_3X3, PW_STRIDE2 };
+enum { SHAPE_PLAIN, SECOND_READER, PW_3X3, PW_STRIDE2, EXPAND_READ_TWICE };
 
 /* x [2,8,9,11] -> 1x1 expand to 24 + relu6 -> dw 3x3 (stride) + relu6 -> tail -> (+ x) */
 static void build_block(builder *b, int variant, int64_t stride, strata_tensor **x_out)
@@ -82,6 +84,8 @@ static void build_block(builder *b, int variant, int64_t stride, strata_tensor *
         y = b_node(b, "Add", "sum", 2, (int[]){y, y2});
     } else if (stride == 1 && variant == SHAPE_PLAIN) {
         y = b_node(b, "Add", "res", 2, (int[]){y, x}); /* the residual of MobileNetV2's stride-1 blocks */
+    } else if (variant == EXPAND_READ_TWICE) {
+        ir_graph_add_output(b->g, e); /* the expanded tensor is wanted as well */
     }
     ir_graph_add_output(b->g, y);
     int64_t xdims[4] = {2, 8, 9, 11};
@@ -91,6 +95,7 @@ static void build_block(builder *b, int variant, int64_t stride, strata_tensor *
 TEST(dwpw_pass_fuses_depthwise_and_pointwise)
 {
     setenv("STRATA_FUSE_DWPW", "all", 1); /* these blocks are below the default size threshold */
+    setenv("STRATA_FUSE_IR", "off", 1);
     for (int64_t stride = 1; stride <= 2; stride++) {
         builder b;
         strata_tensor *x;
@@ -117,7 +122,9 @@ TEST(dwpw_pass_fuses_depthwise_and_pointwise)
 
 TEST(dwpw_pass_leaves_other_shapes)
 {
-    { /* by default a block whose depthwise output stays in cache is left alone */
+    unsetenv("STRATA_FUSE_DWPW");
+    unsetenv("STRATA_FUSE_IR");
+    { /* by default a block whose tensors stay in cache is left alone */
         builder b;
         strata_tensor *x;
         build_block(&b, SHAPE_PLAIN, 1, &x);
@@ -139,12 +146,52 @@ TEST(dwpw_pass_leaves_other_shapes)
     }
 }
 
-TEST(dwpw_pass_compiles_and_runs_on_the_fast_kernel)
+TEST(dwpw_pass_fuses_the_expand_too)
 {
-    setenv("STRATA_FUSE_DWPW", "all", 1);
+    setenv("STRATA_FUSE_IR", "all", 1);
+    for (int64_t stride = 1; stride <= 2; stride++) {
+        builder b;
+        strata_tensor *x;
+        build_block(&b, SHAPE_PLAIN, stride, &x);
+        optimize_and_compare_n(&b, &x, 1, 1e-4);
+        const ir_graph *g = b.m->graph;
+        EXPECT_EQ(count_op(g, "FusedDwPw"), 1);
+        EXPECT_EQ(count_op(g, "FusedConv"), 0); /* the whole block is one node */
+        for (size_t i = 0; i < g->n_nodes; i++) {
+            const ir_node *n = &g->nodes[i];
+            if (strcmp(n->op_type, "FusedDwPw") != 0) continue;
+            EXPECT_EQ(n->n_inputs, 8);
+            EXPECT(n->inputs[0] >= 0 && g->values[n->inputs[0]].dims[3] == 8); /* the block's input (NHWC) */
+            EXPECT(n->inputs[6] >= 0 && n->inputs[7] >= 0);
+            EXPECT(n->inputs[5] >= 0 ? stride == 1 : stride == 2);
+            const attr *a = attr_find(n->attrs, n->n_attrs, "ex_activation");
+            EXPECT(a && a->type == ATTR_STRING && strcmp(a->s, "Clip") == 0);
+        }
+        strata_tensor_destroy(x);
+        ir_model_destroy(b.m);
+    }
+    { /* an expanded tensor something else reads stays a tensor: only depthwise + 1x1 fuse */
+        setenv("STRATA_FUSE_DWPW", "all", 1);
+        builder b;
+        strata_tensor *x;
+        build_block(&b, EXPAND_READ_TWICE, 1, &x);
+        optimize_and_compare_n(&b, &x, 1, 1e-4);
+        EXPECT_EQ(count_op(b.m->graph, "FusedConv"), 1);
+        EXPECT_EQ(count_op(b.m->graph, "FusedDwPw"), 1);
+        unsetenv("STRATA_FUSE_DWPW");
+        strata_tensor_destroy(x);
+        ir_model_destroy(b.m);
+    }
+    unsetenv("STRATA_FUSE_IR");
+}
+
+/* Compiles the plain block (stride) and runs the plan: the fast kernel's answer is the
+ * reference interpreter's on the unoptimised graph. */
+static void compile_and_run(int64_t stride)
+{
     builder b;
     strata_tensor *x;
-    build_block(&b, SHAPE_PLAIN, 1, &x);
+    build_block(&b, SHAPE_PLAIN, stride, &x);
     EXPECT_OK(ir_graph_verify(b.g, "test"));
     EXPECT_OK(ir_graph_infer_shapes(b.g));
     const strata_tensor *in[1] = {x};
@@ -178,4 +225,15 @@ TEST(dwpw_pass_compiles_and_runs_on_the_fast_kernel)
     strata_tensor_destroy(before);
     strata_tensor_destroy(x);
     ir_model_destroy(b.m);
+}
+
+TEST(dwpw_pass_compiles_and_runs_on_the_fast_kernel)
+{
+    setenv("STRATA_FUSE_DWPW", "all", 1);
+    setenv("STRATA_FUSE_IR", "off", 1);
+    compile_and_run(1);
+    setenv("STRATA_FUSE_IR", "all", 1); /* the whole block, packed expand weights included */
+    compile_and_run(1);
+    compile_and_run(2);
+    unsetenv("STRATA_FUSE_IR");
 }

@@ -1,9 +1,13 @@
 /* kernels/ref/fused_dwpw.c — reference com.strata FusedDwPw (compile/fuse_dw_pointwise.c): an
- * NHWC depthwise FusedConv followed by an NHWC 1x1 FusedConv, run as those two reference ops.
- * Inputs: X [N,H,W,C], dw weights [C,1,kh,kw], dw bias [C] (optional), pw weights [M,C,1,1],
- * pw bias [M] (optional), residual Z [N,Ho,Wo,M] (optional; input 5 unless packed_input is 5).
+ * NHWC depthwise FusedConv followed by an NHWC 1x1 FusedConv, optionally preceded by an NHWC 1x1
+ * "expand" FusedConv (MobileNetV2's whole inverted-residual block), run as those reference ops.
+ * Inputs: X [N,H,W,C] ([N,H,W,Cin] with an expand), dw weights [C,1,kh,kw], dw bias [C]
+ * (optional), pw weights [M,C,1,1], pw bias [M] (optional), residual Z [N,Ho,Wo,M] (optional),
+ * expand weights [C,Cin,1,1] (optional), expand bias [C] (optional). An input the compiler's
+ * packed weights occupy (attribute packed_input) is not one of these.
  * Attributes: the depthwise conv's (strides, pads, dilations, activation...) prefixed "dw_", the
- * pointwise conv's activation attributes prefixed "pw_", layout = "NHWC". */
+ * pointwise conv's activation attributes prefixed "pw_", the expand's prefixed "ex_", layout =
+ * "NHWC". */
 #include <string.h>
 
 #include "kernels/kernels.h"
@@ -44,25 +48,47 @@ static strata_status make_sub(const op_node *n, const char *prefix, int64_t grou
     return STRATA_OK;
 }
 
-/* The residual input, or NULL: input 5 unless the compiler's packed weights sit there. */
+/* Optional input i, or NULL when absent or when the compiler's packed weights sit there. */
+static const strata_tensor *optional_in(const op_node *n, const strata_tensor *const *in, size_t i)
+{
+    if (n->n_inputs <= i || op_attr_int(n, "packed_input", -1) == (int64_t)i) return NULL;
+    return in[i];
+}
+
 static const strata_tensor *residual_of(const op_node *n, const strata_tensor *const *in)
 {
-    if (n->n_inputs < 6 || op_attr_int(n, "packed_input", -1) == 5) return NULL;
-    return in[5];
+    return optional_in(n, in, 5);
+}
+
+/* The expand stage's output shape in *t (no data), with its conv node in *ex; false without one. */
+static strata_status expand_prepare(const op_node *n, const strata_tensor *const *in, sub_conv *ex, strata_tensor *t,
+                                    const strata_tensor *ex_in[3])
+{
+    const strata_tensor *we = optional_in(n, in, 6);
+    memset(t, 0, sizeof *t);
+    ex_in[0] = in[0], ex_in[1] = we, ex_in[2] = optional_in(n, in, 7);
+    if (!we) return STRATA_OK;
+    if (we->rank != 4 || we->dims[2] != 1 || we->dims[3] != 1)
+        return op_error(n, STRATA_INVALID_MODEL, "expand weights must be [C, Cin, 1, 1] (rank %d)", we->rank);
+    const op_def *conv = ref_op_find("com.strata", "FusedConv", 1);
+    if (!conv) return op_error(n, STRATA_INTERNAL, "no reference FusedConv");
+    strata_status st = make_sub(n, "ex_", 1, 3, ex);
+    strata_tensor *tp = t;
+    return st == STRATA_OK ? conv->infer(&ex->n, ex_in, &tp) : st;
 }
 
 /* Checks the inputs and builds the two conv nodes. */
-static strata_status prepare(const op_node *n, const strata_tensor *const *in, sub_conv *dw, sub_conv *pw,
-                             const op_def **conv)
+static strata_status prepare(const op_node *n, const strata_tensor *const *in, const strata_tensor *x, sub_conv *dw,
+                             sub_conv *pw, const op_def **conv)
 {
-    if (n->n_inputs < 4 || !in[0] || !in[1] || !in[3])
+    if (n->n_inputs < 4 || !x || !in[1] || !in[3])
         return op_error(n, STRATA_INVALID_MODEL, "needs inputs X, dw weights, dw bias, pw weights [, pw bias, residual]");
     if (strcmp(op_attr_string(n, "layout", "NHWC"), "NHWC") != 0)
         return op_error(n, STRATA_INVALID_MODEL, "only layout NHWC is defined");
-    if (in[0]->rank != 4 || in[1]->rank != 4 || in[3]->rank != 4)
-        return op_error(n, STRATA_INVALID_MODEL, "X and both weights must be 4-D (ranks %d, %d, %d)", in[0]->rank,
+    if (x->rank != 4 || in[1]->rank != 4 || in[3]->rank != 4)
+        return op_error(n, STRATA_INVALID_MODEL, "X and both weights must be 4-D (ranks %d, %d, %d)", x->rank,
                         in[1]->rank, in[3]->rank);
-    int64_t C = in[0]->dims[3];
+    int64_t C = x->dims[3];
     if (C >= 0 && (in[1]->dims[0] != C || in[1]->dims[1] != 1))
         return op_error(n, STRATA_INVALID_MODEL, "dw weights [%lld, %lld, ...] are not depthwise for %lld channels",
                         (long long)in[1]->dims[0], (long long)in[1]->dims[1], (long long)C);
@@ -78,14 +104,19 @@ static strata_status prepare(const op_node *n, const strata_tensor *const *in, s
 
 static strata_status dwpw_infer(const op_node *n, const strata_tensor *const *in, strata_tensor *const *out)
 {
-    sub_conv dw, pw;
+    sub_conv ex, dw, pw;
     const op_def *conv;
-    strata_status st = prepare(n, in, &dw, &pw, &conv);
+    strata_tensor e;
+    const strata_tensor *ex_in[3];
+    strata_status st = n->n_inputs < 1 || !in[0] ? op_error(n, STRATA_INVALID_MODEL, "needs an input X")
+                                                 : expand_prepare(n, in, &ex, &e, ex_in);
+    const strata_tensor *x = ex_in[1] ? &e : in[0];
+    if (st == STRATA_OK) st = prepare(n, in, x, &dw, &pw, &conv);
     if (st != STRATA_OK) return st;
     strata_tensor t;
     memset(&t, 0, sizeof t);
     strata_tensor *tp = &t;
-    const strata_tensor *dw_in[3] = {in[0], in[1], n->n_inputs > 2 ? in[2] : NULL};
+    const strata_tensor *dw_in[3] = {x, in[1], n->n_inputs > 2 ? in[2] : NULL};
     if ((st = conv->infer(&dw.n, dw_in, &tp)) != STRATA_OK) return st;
     const strata_tensor *pw_in[4] = {&t, in[3], n->n_inputs > 4 ? in[4] : NULL, residual_of(n, in)};
     return conv->infer(&pw.n, pw_in, out);
@@ -93,21 +124,36 @@ static strata_status dwpw_infer(const op_node *n, const strata_tensor *const *in
 
 static strata_status dwpw_compute(const op_node *n, const strata_tensor *const *in, strata_tensor *const *out)
 {
-    sub_conv dw, pw;
+    sub_conv ex, dw, pw;
     const op_def *conv;
-    strata_status st = prepare(n, in, &dw, &pw, &conv);
+    strata_tensor e;
+    const strata_tensor *ex_in[3];
+    strata_status st = n->n_inputs < 1 || !in[0] ? op_error(n, STRATA_INVALID_MODEL, "needs an input X")
+                                                 : expand_prepare(n, in, &ex, &e, ex_in);
+    const strata_tensor *x = ex_in[1] ? &e : in[0];
+    if (st == STRATA_OK) st = prepare(n, in, x, &dw, &pw, &conv);
     if (st != STRATA_OK) return st;
-    if (!in[1]->data || !in[3]->data) return op_error(n, STRATA_INVALID_ARGUMENT, "weights have no values");
+    if (!in[1]->data || !in[3]->data || (ex_in[1] && !ex_in[1]->data))
+        return op_error(n, STRATA_INVALID_ARGUMENT, "weights have no values");
+    if (ex_in[1]) {
+        strata_tensor *ep = &e;
+        if ((st = tensor_alloc_data(&e)) != STRATA_OK) return op_error(n, st, "out of memory");
+        if ((st = conv->compute(&ex.n, ex_in, &ep)) != STRATA_OK) {
+            tensor_release_data(&e);
+            return st;
+        }
+    }
     strata_tensor t;
     memset(&t, 0, sizeof t);
     strata_tensor *tp = &t;
-    const strata_tensor *dw_in[3] = {in[0], in[1], n->n_inputs > 2 ? in[2] : NULL};
-    if ((st = conv->infer(&dw.n, dw_in, &tp)) != STRATA_OK) return st;
-    if ((st = tensor_alloc_data(&t)) != STRATA_OK) return op_error(n, st, "out of memory");
-    st = conv->compute(&dw.n, dw_in, &tp);
+    const strata_tensor *dw_in[3] = {x, in[1], n->n_inputs > 2 ? in[2] : NULL};
+    if ((st = conv->infer(&dw.n, dw_in, &tp)) == STRATA_OK && (st = tensor_alloc_data(&t)) != STRATA_OK)
+        st = op_error(n, st, "out of memory");
+    if (st == STRATA_OK) st = conv->compute(&dw.n, dw_in, &tp);
     const strata_tensor *pw_in[4] = {&t, in[3], n->n_inputs > 4 ? in[4] : NULL, residual_of(n, in)};
     if (st == STRATA_OK) st = conv->compute(&pw.n, pw_in, out);
     tensor_release_data(&t);
+    if (ex_in[1]) tensor_release_data(&e);
     return st;
 }
 

@@ -113,7 +113,7 @@ void dwnhwc_f32_row__avx2(const dwnhwc_row_args *a)
     for (int64_t i = 0; i < a->kh && i < DW_MAXKH; i++) {
         int64_t ih = a->oh * a->sh - a->ph + i * a->dh;
         if (ih < 0 || ih >= a->H) continue;
-        r.x[r.n] = a->x + ih * a->W * a->C;
+        r.x[r.n] = a->x + (a->ring > 0 ? ih % a->ring : ih) * a->W * a->C;
         r.w[r.n] = a->w + i * a->kw * a->ldw;
         r.n++;
     }

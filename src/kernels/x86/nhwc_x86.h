@@ -13,7 +13,8 @@
 
 /* One output row of a depthwise conv: y[ow*C + c] = act(bias[c] + sum over taps (i, j) inside
  * the image of w[(i*kw + j)*ldw + c] * x[(ih*W + iw)*C + c] (+ z[ow*C + c] when z)), with
- * ih = oh*sh - ph + i*dh, iw = ow*sw - pw + j*dw; act 0 none, 1 relu, 2 clip lo..hi. */
+ * ih = oh*sh - ph + i*dh, iw = ow*sw - pw + j*dw; act 0 none, 1 relu, 2 clip lo..hi; with
+ * ring > 0, input row ih is read from slot ih % ring of x. */
 typedef struct dwnhwc_row_args {
     const float *x;             /* the image, H x W x C */
     int64_t H, W, C, Wo, oh;
@@ -26,6 +27,8 @@ typedef struct dwnhwc_row_args {
     int act;
     float lo, hi;
     int prefetch;               /* activations beyond the caches: software prefetch (AVX-512) */
+    int64_t ring;               /* 0: x is the whole image; else x holds `ring` rows, row ih at
+                                   slot ih % ring (a fused producer's rolling buffer) */
 } dwnhwc_row_args;
 
 /* A direct convolution over `pixels` consecutive outputs of one row, y[p*N + m] = act(bias[m]
