@@ -194,9 +194,11 @@ static strata_status fuse(ir_graph *g, int ei, int di, int pi)
  * STRATA_FUSE_DWPW=all fuses every match (tests), =off none. */
 #define DWPW_MIN_BYTES (4u << 20)
 
-/* An expand joins where its output is at least this big (see the measurements in
- * bench/RESULTS.md); STRATA_FUSE_IR=all / off overrides. */
-#define IR_MIN_BYTES (256u << 10)
+/* An expand joins where its output is at least this big per image: MobileNetV2 batch 1, 1
+ * thread, fused / unfused block time: 56x56 and 28x28 blocks 0.72-0.90, 14x14 (451 KB) 0.97,
+ * 7x7 (188 KB, 49-pixel rows fill the tiles poorly; oneDNN runs the unfused convs) 1.12-1.19.
+ * STRATA_FUSE_IR=all / off overrides. */
+#define IR_MIN_BYTES_PER_IMAGE (256u << 10)
 
 static double value_bytes(const ir_graph *g, int v)
 {
@@ -223,7 +225,9 @@ static bool worth_expanding(const ir_graph *g, int expanded)
 {
     if (env_is("STRATA_FUSE_IR", "all")) return true;
     if (env_is("STRATA_FUSE_IR", "off")) return false;
-    return value_bytes(g, expanded) >= IR_MIN_BYTES;
+    const ir_value *v = &g->values[expanded];
+    double images = v->rank > 0 && v->dims[0] > 0 ? (double)v->dims[0] : 1.0;
+    return value_bytes(g, expanded) / images >= IR_MIN_BYTES_PER_IMAGE;
 }
 
 strata_status pass_fuse_dw_pointwise(ir_model *m, ir_graph *g, const compile_options *o, int *n_changed)

@@ -698,17 +698,29 @@ typedef struct gap_job {
     int64_t HW, C;
 } gap_job;
 
+#define GAP_BLOCK 16 /* channels summed in a local array: the compiler keeps it in a vector register */
+
 static void gap_image(void *arg, int64_t t, int thread_index)
 {
     (void)thread_index;
     const gap_job *j = arg;
     float *y = j->y + t * j->C;
     const float *x = j->x + t * j->HW * j->C;
-    for (int64_t c = 0; c < j->C; c++) y[c] = 0.0f;
-    for (int64_t p = 0; p < j->HW; p++)
-        for (int64_t c = 0; c < j->C; c++) y[c] += x[p * j->C + c];
     float inv = j->HW > 0 ? 1.0f / (float)j->HW : 0.0f;
-    for (int64_t c = 0; c < j->C; c++) y[c] *= inv;
+    int64_t c0 = 0;
+    /* y may alias nothing here, but summing into y[] through memory kept the loop scalar (a
+     * 0.55 ms GlobalAveragePool at MobileNetV2 batch 8) */
+    for (; c0 + GAP_BLOCK <= j->C; c0 += GAP_BLOCK) {
+        float acc[GAP_BLOCK] = {0};
+        for (int64_t p = 0; p < j->HW; p++)
+            for (int i = 0; i < GAP_BLOCK; i++) acc[i] += x[p * j->C + c0 + i];
+        for (int i = 0; i < GAP_BLOCK; i++) y[c0 + i] = acc[i] * inv;
+    }
+    for (int64_t c = c0; c < j->C; c++) {
+        float acc = 0.0f;
+        for (int64_t p = 0; p < j->HW; p++) acc += x[p * j->C + c];
+        y[c] = acc * inv;
+    }
 }
 
 static strata_status run_pool(const fast_kernel *k, const op_node *n, const strata_tensor *const *in,

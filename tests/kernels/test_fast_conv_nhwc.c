@@ -264,4 +264,6 @@ TEST(fast_conv_nhwc_pool_rows_match_reference)
     pool_case("AveragePool", "avgpool_nhwc_f32__scalar", 1, 9, 9, 7, 3, 2, 1, 0, 1, 8);
     pool_case("AveragePool", "avgpool_nhwc_f32__scalar", 2, 8, 7, 3, 3, 2, 1, 1, 1, 9);
     pool_case("GlobalAveragePool", "gap_nhwc_f32__scalar", 2, 7, 5, 19, 0, 0, 0, 0, 0, 10);
+    pool_case("GlobalAveragePool", "gap_nhwc_f32__scalar", 3, 1, 3, 48, 0, 0, 0, 0, 0, 11); /* whole blocks */
+    pool_case("GlobalAveragePool", "gap_nhwc_f32__scalar", 1, 4, 4, 7, 0, 0, 0, 0, 0, 12);  /* tail only */
 }
