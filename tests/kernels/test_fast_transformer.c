@@ -284,7 +284,8 @@ TEST(test_fast_transformer_transpose_matches_reference)
     EXPECT_EQ(compare_rows("Transpose", "", 13, NULL, 0, &x, 1, 1, 0, 0), 1); /* default: reversed */
     strata_tensor_destroy(x);
     /* the tiled 2-D form: NCHW -> NHWC with few channels, tile tails (mid not a multiple of 64) */
-    const int64_t shapes[][4] = {{2, 3, 37, 29}, {1, 20, 7, 10}, {3, 63, 4, 4}, {1, 1, 5, 200}};
+    const int64_t shapes[][4] = {{2, 3, 37, 29}, {1, 20, 7, 10}, {3, 63, 4, 4}, {1, 1, 5, 200},
+                                 {1, 3, 4, 5}, {2, 3, 8, 9}, {1, 3, 16, 26}, {1, 3, 64, 1}}; /* 3 channels: interleave, its tails */
     for (size_t i = 0; i < ARRAY_LEN(shapes); i++) {
         int64_t perm[4] = {0, 2, 3, 1};
         strata_tensor *t = make(STRATA_DTYPE_F32, 4, shapes[i], &s, 1.0f);

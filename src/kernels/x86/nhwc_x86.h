@@ -1,7 +1,8 @@
 /* kernels/x86/nhwc_x86.h — the SIMD pieces of the NHWC CNN kernels (fast_conv_nhwc.c): a
- * depthwise output row (kernels/x86/dwnhwc_f32_<isa>.c) and a direct convolution over pixels
- * for small windows and 1x1 convs (kernels/x86/nhwcdirect_f32_<isa>.c), one file per ISA,
- * called only when cpu_features() has that ISA. */
+ * depthwise output row (kernels/x86/dwnhwc_f32_<isa>.c), a direct convolution over pixels for
+ * small windows and 1x1 convs (kernels/x86/nhwcdirect_f32_<isa>.c), and the 3-channel input's
+ * NCHW -> NHWC interleave (kernels/x86/interleave_f32_avx512.c, for the Transpose row), one
+ * file per ISA, called only when cpu_features() has that ISA. */
 #ifndef STRATA_KERNELS_X86_NHWC_H
 #define STRATA_KERNELS_X86_NHWC_H
 
@@ -50,7 +51,9 @@ typedef struct nhwc_direct_args {
     int prefetch;               /* activations beyond the caches: software prefetch (AVX-512) */
 } nhwc_direct_args;
 
+/* dst[3i + k] = plane k's float i for i < n (planes a, b, c): NCHW -> NHWC of 3 channels. */
 #if defined(__x86_64__)
+void interleave3_f32__avx512(const float *a, const float *b, const float *c, float *dst, int64_t n);
 void dwnhwc_f32_row__avx512(const dwnhwc_row_args *a);
 void dwnhwc_f32_row__avx2(const dwnhwc_row_args *a);
 void nhwc_direct_f32__avx512(const nhwc_direct_args *a, int64_t pixels);
