@@ -211,12 +211,13 @@ typedef struct dwpw_job {
     gemm_isa isa;
     int dw_prefetch, pw_prefetch, ex_prefetch;
     int64_t band, group, scratch_floats;
-    int64_t ring;                           /* expanded rows kept per thread (kernel rows spanned) */
+    int64_t ring;                           /* expanded rows kept per thread: twice a window's span */
 } dwpw_job;
 
-/* Which expanded rows a thread's ring holds: rows up to next-1 of image img are made. */
+/* Which expanded rows a thread's ring holds: rows up to next-1 of image img are made; the band
+ * being run ends before output row band_end (global index). */
 typedef struct ring_state {
-    int64_t img, next;
+    int64_t img, next, band_end;
 } ring_state;
 
 static inline float act_apply(float v, int act, float lo, float hi)
@@ -287,8 +288,10 @@ static void pointwise(const dwpw_job *j, const float *src, int64_t pixels, int64
 }
 
 /* Makes the expanded input rows that depthwise row oh of image img reads (those not in the ring
- * yet). Rows are asked for in increasing order within an image and a window spans at most
- * `ring` rows, so a row is overwritten only once no later window needs it. */
+ * yet), and while at it the rows after them up to the ring's size and the band's last window,
+ * several rows a call (one 14-wide row fills the pixel tiles poorly). Rows are asked for in
+ * increasing order within an image and a window spans less than half the ring, so a row is
+ * overwritten only once no later window needs it. */
 static void expand_rows(const dwpw_job *j, int64_t img, int64_t oh, float *ring, ring_state *rs)
 {
     const dwpw_shape *s = j->s;
@@ -296,10 +299,20 @@ static void expand_rows(const dwpw_job *j, int64_t img, int64_t oh, float *ring,
     if (lo < 0) lo = 0;
     if (hi > s->H - 1) hi = s->H - 1;
     if (rs->img != img) rs->img = img, rs->next = 0;
-    for (int64_t ih = rs->next > lo ? rs->next : lo; ih <= hi; ih++)
-        pointwise(j, j->x + (img * s->H + ih) * s->W * s->Cin, s->W, s->Cin, s->C, j->we, j->be, NULL,
-                  ring + (ih % j->ring) * s->W * s->C, j->ex_act, j->ex_lo, j->ex_hi, j->ex_prefetch);
-    if (hi + 1 > rs->next) rs->next = hi + 1;
+    if (rs->next > hi) return;
+    /* the band's last window in this image: rows past it are not made */
+    int64_t last_oh = rs->band_end - 1 - img * s->Ho < s->Ho - 1 ? rs->band_end - 1 - img * s->Ho : s->Ho - 1;
+    int64_t end = last_oh * s->sh - s->ph + (s->kh - 1) * s->dh, start = rs->next > lo ? rs->next : lo;
+    if (end > lo + j->ring - 1) end = lo + j->ring - 1;
+    if (end > s->H - 1) end = s->H - 1;
+    if (end < hi) end = hi;
+    while (start <= end) { /* runs of consecutive ring slots */
+        int64_t slot = start % j->ring, rows = end - start + 1 < j->ring - slot ? end - start + 1 : j->ring - slot;
+        pointwise(j, j->x + (img * s->H + start) * s->W * s->Cin, rows * s->W, s->Cin, s->C, j->we, j->be, NULL,
+                  ring + slot * s->W * s->C, j->ex_act, j->ex_lo, j->ex_hi, j->ex_prefetch);
+        start += rows;
+    }
+    rs->next = end + 1;
 }
 
 /* Output rows r0 .. r0+nr (global row index image*Ho + oh): depthwise rows into the group
@@ -336,7 +349,7 @@ static void band_task(void *arg, int64_t t, int thread_index)
     int64_t rows = j->s->N * j->s->Ho, r1 = (t + 1) * j->band < rows ? (t + 1) * j->band : rows;
     float *scratch = j->scratch + (int64_t)thread_index * j->scratch_floats;
     int64_t ring_floats = j->we ? j->ring * j->s->W * j->s->C : 0;
-    ring_state rs = {-1, 0}; /* a band starts with an empty ring */
+    ring_state rs = {-1, 0, r1}; /* a band starts with an empty ring */
     for (int64_t r = t * j->band; r < r1; r += j->group)
         do_group(j, r, r1 - r < j->group ? r1 - r : j->group, j->we ? scratch : NULL, &rs, scratch + ring_floats);
 }
@@ -381,7 +394,7 @@ static strata_status run(const fast_kernel *k, const op_node *n, const strata_te
                   op_attr_float(n, "dw_activation_min", -INFINITY), op_attr_float(n, "dw_activation_max", INFINITY),
                   op_attr_float(n, "pw_activation_min", -INFINITY), op_attr_float(n, "pw_activation_max", INFINITY),
                   op_attr_float(n, "ex_activation_min", -INFINITY), op_attr_float(n, "ex_activation_max", INFINITY),
-                  k->gemm, 0, 0, 0, 1, 1, 0, (s.kh - 1) * s.dh + 1};
+                  k->gemm, 0, 0, 0, 1, 1, 0, 2 * ((s.kh - 1) * s.dh + 1)};
     /* Groups of depthwise rows up to the scratch budget: more pixels per projection call fill
      * the tiles better on the 7- and 14-wide layers. */
     int64_t row_floats = s.Wo * s.C;
