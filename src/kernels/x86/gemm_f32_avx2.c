@@ -8,6 +8,7 @@
 #define MR 6
 #define NR 16
 #define PREFETCH_C 48 /* K steps */
+#define PREFETCH_A 64 /* K steps ahead the A panel is fetched (see the AVX-512 kernel) */
 
 #define INLINE static inline __attribute__((always_inline))
 
@@ -139,6 +140,7 @@ INLINE void kernel_rows(const int ROWS, int64_t kc, const float *a, const float 
         for (int64_t p = pass == 0 ? 0 : k_main; p < k_end; p++) {
             __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
             _mm_prefetch((const char *)(b + 16 * NR), _MM_HINT_T0);
+            _mm_prefetch((const char *)(a + PREFETCH_A * MR), _MM_HINT_T0);
 #pragma GCC unroll 6
             for (int i = 0; i < ROWS; i++) {
                 __m256 ai = _mm256_broadcast_ss(a + i);

@@ -9,6 +9,9 @@
 #define MR 14
 #define NR 32
 #define PREFETCH_C 24 /* K steps */
+/* K steps ahead the A panel is fetched: a weights panel prepacked at compile time streams from
+ * memory on its first use (conv layers with 7x7 or 14x14 outputs use each weight few times) */
+#define PREFETCH_A 32
 
 #define INLINE static inline __attribute__((always_inline))
 
@@ -122,6 +125,7 @@ INLINE void kernel_rows(const int ROWS, int64_t kc, const float *a, const float 
         for (int64_t p = pass == 0 ? 0 : k_main; p < k_end; p++) {
             __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
             _mm_prefetch((const char *)(b + 8 * NR), _MM_HINT_T0);
+            _mm_prefetch((const char *)(a + PREFETCH_A * MR), _MM_HINT_T0);
 #pragma GCC unroll 14
             for (int i = 0; i < ROWS; i++) {
                 __m512 ai = _mm512_set1_ps(a[i]);
@@ -153,6 +157,7 @@ INLINE void kernel_rows_half(const int ROWS, int64_t kc, const float *a, const f
     for (int64_t p = 0; p < kc; p++) {
         __m512 b0 = _mm512_loadu_ps(b);
         _mm_prefetch((const char *)(b + 8 * NR), _MM_HINT_T0);
+        _mm_prefetch((const char *)(a + PREFETCH_A * MR), _MM_HINT_T0);
 #pragma GCC unroll 14
         for (int i = 0; i < ROWS; i++) acc0[i] = _mm512_fmadd_ps(_mm512_set1_ps(a[i]), b0, acc0[i]);
         a += MR;
