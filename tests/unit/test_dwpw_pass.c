@@ -170,6 +170,19 @@ TEST(dwpw_pass_fuses_the_expand_too)
         strata_tensor_destroy(x);
         ir_model_destroy(b.m);
     }
+    { /* bf16 plans fuse too (the fused f32 kernel beats oneDNN's bf16 layers on these blocks) */
+        builder b;
+        strata_tensor *x;
+        build_block(&b, SHAPE_PLAIN, 1, &x);
+        compile_options o;
+        memset(&o, 0, sizeof o);
+        o.precision = PRECISION_BF16;
+        EXPECT_OK(ir_graph_infer_shapes(b.g));
+        EXPECT_OK(compile_optimize(b.m, &o));
+        EXPECT_EQ(count_op(b.m->graph, "FusedDwPw"), 1);
+        strata_tensor_destroy(x);
+        ir_model_destroy(b.m);
+    }
     { /* an expanded tensor something else reads stays a tensor: only depthwise + 1x1 fuse */
         setenv("STRATA_FUSE_DWPW", "all", 1);
         builder b;
