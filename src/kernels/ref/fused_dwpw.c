@@ -102,58 +102,64 @@ static strata_status prepare(const op_node *n, const strata_tensor *const *in, c
     return st;
 }
 
-static strata_status dwpw_infer(const op_node *n, const strata_tensor *const *in, strata_tensor *const *out)
-{
+/* The node's parts: the expand (when there is one: its output shape in e), depthwise and
+ * pointwise conv nodes, and the depthwise input x (X, or e). */
+typedef struct dwpw_parts {
     sub_conv ex, dw, pw;
     const op_def *conv;
     strata_tensor e;
-    const strata_tensor *ex_in[3];
-    strata_status st = n->n_inputs < 1 || !in[0] ? op_error(n, STRATA_INVALID_MODEL, "needs an input X")
-                                                 : expand_prepare(n, in, &ex, &e, ex_in);
-    const strata_tensor *x = ex_in[1] ? &e : in[0];
-    if (st == STRATA_OK) st = prepare(n, in, x, &dw, &pw, &conv);
+    const strata_tensor *ex_in[3], *x;
+} dwpw_parts;
+
+static strata_status parts_of(const op_node *n, const strata_tensor *const *in, dwpw_parts *p)
+{
+    memset(p, 0, sizeof *p);
+    if (n->n_inputs < 1 || !in[0]) return op_error(n, STRATA_INVALID_MODEL, "needs an input X");
+    strata_status st = expand_prepare(n, in, &p->ex, &p->e, p->ex_in);
+    p->x = p->ex_in[1] ? &p->e : in[0];
+    return st == STRATA_OK ? prepare(n, in, p->x, &p->dw, &p->pw, &p->conv) : st;
+}
+
+static strata_status dwpw_infer(const op_node *n, const strata_tensor *const *in, strata_tensor *const *out)
+{
+    dwpw_parts p;
+    strata_status st = parts_of(n, in, &p);
     if (st != STRATA_OK) return st;
     strata_tensor t;
     memset(&t, 0, sizeof t);
     strata_tensor *tp = &t;
-    const strata_tensor *dw_in[3] = {x, in[1], n->n_inputs > 2 ? in[2] : NULL};
-    if ((st = conv->infer(&dw.n, dw_in, &tp)) != STRATA_OK) return st;
+    const strata_tensor *dw_in[3] = {p.x, in[1], n->n_inputs > 2 ? in[2] : NULL};
+    if ((st = p.conv->infer(&p.dw.n, dw_in, &tp)) != STRATA_OK) return st;
     const strata_tensor *pw_in[4] = {&t, in[3], n->n_inputs > 4 ? in[4] : NULL, residual_of(n, in)};
-    return conv->infer(&pw.n, pw_in, out);
+    return p.conv->infer(&p.pw.n, pw_in, out);
 }
 
 static strata_status dwpw_compute(const op_node *n, const strata_tensor *const *in, strata_tensor *const *out)
 {
-    sub_conv ex, dw, pw;
-    const op_def *conv;
-    strata_tensor e;
-    const strata_tensor *ex_in[3];
-    strata_status st = n->n_inputs < 1 || !in[0] ? op_error(n, STRATA_INVALID_MODEL, "needs an input X")
-                                                 : expand_prepare(n, in, &ex, &e, ex_in);
-    const strata_tensor *x = ex_in[1] ? &e : in[0];
-    if (st == STRATA_OK) st = prepare(n, in, x, &dw, &pw, &conv);
+    dwpw_parts p;
+    strata_status st = parts_of(n, in, &p);
     if (st != STRATA_OK) return st;
-    if (!in[1]->data || !in[3]->data || (ex_in[1] && !ex_in[1]->data))
+    if (!in[1]->data || !in[3]->data || (p.ex_in[1] && !p.ex_in[1]->data))
         return op_error(n, STRATA_INVALID_ARGUMENT, "weights have no values");
-    if (ex_in[1]) {
-        strata_tensor *ep = &e;
-        if ((st = tensor_alloc_data(&e)) != STRATA_OK) return op_error(n, st, "out of memory");
-        if ((st = conv->compute(&ex.n, ex_in, &ep)) != STRATA_OK) {
-            tensor_release_data(&e);
+    if (p.ex_in[1]) {
+        strata_tensor *ep = &p.e;
+        if ((st = tensor_alloc_data(&p.e)) != STRATA_OK) return op_error(n, st, "out of memory");
+        if ((st = p.conv->compute(&p.ex.n, p.ex_in, &ep)) != STRATA_OK) {
+            tensor_release_data(&p.e);
             return st;
         }
     }
     strata_tensor t;
     memset(&t, 0, sizeof t);
     strata_tensor *tp = &t;
-    const strata_tensor *dw_in[3] = {x, in[1], n->n_inputs > 2 ? in[2] : NULL};
-    if ((st = conv->infer(&dw.n, dw_in, &tp)) == STRATA_OK && (st = tensor_alloc_data(&t)) != STRATA_OK)
+    const strata_tensor *dw_in[3] = {p.x, in[1], n->n_inputs > 2 ? in[2] : NULL};
+    if ((st = p.conv->infer(&p.dw.n, dw_in, &tp)) == STRATA_OK && (st = tensor_alloc_data(&t)) != STRATA_OK)
         st = op_error(n, st, "out of memory");
-    if (st == STRATA_OK) st = conv->compute(&dw.n, dw_in, &tp);
+    if (st == STRATA_OK) st = p.conv->compute(&p.dw.n, dw_in, &tp);
     const strata_tensor *pw_in[4] = {&t, in[3], n->n_inputs > 4 ? in[4] : NULL, residual_of(n, in)};
-    if (st == STRATA_OK) st = conv->compute(&pw.n, pw_in, out);
+    if (st == STRATA_OK) st = p.conv->compute(&p.pw.n, pw_in, out);
     tensor_release_data(&t);
-    if (ex_in[1]) tensor_release_data(&e);
+    if (p.ex_in[1]) tensor_release_data(&p.e);
     return st;
 }
 
