@@ -92,6 +92,33 @@ static bool in_place_op(const ir_node *n)
     return false;
 }
 
+static bool same_static_dims(const ir_value *a, const ir_value *b)
+{
+    if (a->rank != b->rank) return false;
+    for (int d = 0; d < a->rank; d++)
+        if (a->dims[d] < 0 || a->dims[d] != b->dims[d]) return false;
+    return true;
+}
+
+/* Input slot of node i whose memory its output 0 may take when that input dies at the node:
+ * the first input of an elementwise op or reshape, the residual (input 3) of a conv whose
+ * chosen kernel adds it in its epilogue (fast_kernel.residual_in_place) and reads it through no
+ * other slot; -1 for none. */
+static int in_place_input(const ir_graph *g, const plan_program *p, size_t i)
+{
+    const ir_node *n = &g->nodes[i];
+    if (in_place_op(n)) return n->n_inputs > 0 ? 0 : -1;
+    if (!p->kernels || !p->kernels[i] || n->n_inputs < 4 || n->inputs[3] < 0 || n->n_outputs < 1 || n->outputs[0] < 0)
+        return -1;
+    const fast_kernel *k = fast_kernel_find(p->kernels[i], n->op_type, n->domain);
+    if (!k || !k->residual_in_place) return -1;
+    for (size_t j = 0; j < n->n_inputs; j++)
+        if (j != 3 && n->inputs[j] == n->inputs[3]) return -1;
+    if (!same_static_dims(&g->values[n->inputs[3]], &g->values[n->outputs[0]])) return -1;
+    op_node on = {n->name, n->op_type, n->domain, 0, n->attrs, n->n_attrs, n->n_inputs, n->n_outputs};
+    return k->residual_in_place(&on) ? 3 : -1;
+}
+
 static strata_status build_slots(const ir_graph *g, plan_program *p)
 {
     size_t nv = g->n_values, n_steps = g->n_nodes;
@@ -140,9 +167,10 @@ static strata_status build_slots(const ir_graph *g, plan_program *p)
             req[n_req].last = last[id] > (int)i ? last[id] : (int)i;
             req_value[n_req] = id;
             alias[n_req] = -1;
-            /* in place: take the first input's memory when it dies here and has our size */
-            int x = n->n_inputs > 0 ? n->inputs[0] : -1;
-            if (k == 0 && x >= 0 && req_of[x] >= 0 && last[x] == (int)i && in_place_op(n) &&
+            /* in place: take an input's memory when it dies here and has our size */
+            int slot = k == 0 ? in_place_input(g, p, i) : -1;
+            int x = slot >= 0 ? n->inputs[slot] : -1;
+            if (x >= 0 && req_of[x] >= 0 && last[x] == (int)i &&
                 !ir_graph_is_output(g, x) && g->values[x].dtype == v->dtype) {
                 int root = req_of[x];
                 while (alias[root] >= 0) root = alias[root];
@@ -289,10 +317,13 @@ strata_status compile_write_plan(ir_model *m, const compile_options *o, const ch
     plan_program p;
     memset(&p, 0, sizeof p);
     strata_status st = build_profile(g, o, &p);
+    /* kernels first (timed at the profile's opt shapes): the memory plan, at the max shapes,
+     * asks the chosen kernels which outputs may share their residual's memory */
+    if (st == STRATA_OK) st = infer_at(g, &p, AT_OPT);
+    if (st == STRATA_OK) st = tactic_choose(m, g, o, &p);
     if (st == STRATA_OK) st = infer_at(g, &p, AT_MAX);
     if (st == STRATA_OK) st = build_slots(g, &p);
     if (st == STRATA_OK) st = infer_at(g, &p, AT_OPT);
-    if (st == STRATA_OK) st = tactic_choose(m, g, o, &p);
     if (st == STRATA_OK) st = prepack(m, g, &p);
     if (st == STRATA_OK) st = infer_at(g, &p, AT_SYMBOLIC);
     if (st == STRATA_OK) {

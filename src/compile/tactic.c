@@ -71,14 +71,25 @@ static void cache_key(const ir_node *n, const strata_tensor *const *pin, const c
  * just written, and a kernel timed on hot weights wins where it would lose in place (BERT-base:
  * oneDNN's sgemm timed ahead of its brgemm on hot 768x768 weights, 10% behind in the model). */
 static uint64_t time_candidate(const op_node *on, const op_def *ref, const fast_kernel *k,
-                               const strata_tensor *const *in, strata_tensor *const *out, thread_pool *pool,
-                               int n_threads)
+                               const strata_tensor *const *in_given, strata_tensor *const *out, thread_pool *pool,
+                               int n_threads, bool in_place)
 {
     kernel_ctx kc = {pool, n_threads};
     uint64_t best[5];
     int runs = 0;
     uint64_t spent = 0;
+    /* in place (the memory plan will give the output its residual's memory): the residual is
+     * copied into the output before each run and read from there */
+    const strata_tensor *in[MAX_IO];
+    strata_tensor zview;
+    for (size_t i = 0; i < on->n_inputs && i < MAX_IO; i++) in[i] = in_given[i];
+    if (in_place) {
+        zview = *in_given[3];
+        zview.data = out[0]->data;
+        in[3] = &zview;
+    }
     for (int r = 0; r < 6; r++) {
+        if (in_place) memcpy(out[0]->data, in_given[3]->data, out[0]->n_bytes);
         for (size_t i = 1; i < on->n_inputs; i++)
             if (in[i] && in[i]->data) cpu_flush_cache(in[i]->data, in[i]->n_bytes);
         uint64_t t0 = clock_now_ns();
@@ -113,7 +124,7 @@ static size_t keep_precision(const fast_kernel **cands, size_t n, compile_precis
  * kernel whose unpacked path converts or packs its weights on every call is not charged for
  * it. Falls back to the plain node when k packs nothing or packing fails. */
 static uint64_t time_packed(const op_node *on, const op_def *ref, const fast_kernel *k, const strata_tensor *const *in,
-                            strata_tensor *const *out, thread_pool *pool, int n_threads)
+                            strata_tensor *const *out, thread_pool *pool, int n_threads, bool in_place)
 {
     size_t bytes = k && k->packed_size && k->pack && on->n_inputs + 5 <= MAX_IO && on->n_attrs < 64
                        ? k->packed_size(k, on, in)
@@ -123,7 +134,7 @@ static uint64_t time_packed(const op_node *on, const op_def *ref, const fast_ker
     if (bytes == 0 || strata_tensor_create(STRATA_DTYPE_U8, 1, dims, &packed) != STRATA_OK ||
         k->pack(k, on, in, packed->data) != STRATA_OK) {
         strata_tensor_destroy(packed);
-        return time_candidate(on, ref, k, in, out, pool, n_threads);
+        return time_candidate(on, ref, k, in, out, pool, n_threads, in_place);
     }
     const strata_tensor *pin[MAX_IO];
     size_t n_in = 0;
@@ -140,15 +151,31 @@ static uint64_t time_packed(const op_node *on, const op_def *ref, const fast_ker
     pn.attrs = attrs;
     pn.n_attrs = on->n_attrs + 1;
     pn.n_inputs = n_in;
-    uint64_t ns = time_candidate(&pn, ref, k, pin, out, pool, n_threads);
+    uint64_t ns = time_candidate(&pn, ref, k, pin, out, pool, n_threads, in_place);
     strata_tensor_destroy(packed);
     return ns;
+}
+
+/* Does node i's input 3 (a conv's residual) have no reader after node i, no other slot of
+ * node i, and is it no graph output (so lowering may give node i's output its memory)? */
+static bool residual_dies(const ir_graph *g, size_t i)
+{
+    const ir_node *n = &g->nodes[i];
+    if (n->n_inputs < 4 || n->inputs[3] < 0 || ir_graph_is_output(g, n->inputs[3])) return false;
+    int z = n->inputs[3];
+    if (g->values[z].init) return false;
+    for (size_t j = 0; j < n->n_inputs; j++)
+        if (j != 3 && n->inputs[j] == z) return false;
+    for (size_t a = i + 1; a < g->n_nodes; a++)
+        for (size_t j = 0; j < g->nodes[a].n_inputs; j++)
+            if (g->nodes[a].inputs[j] == z) return false;
+    return true;
 }
 
 /* Autotunes node n: returns the chosen fast kernel, or NULL for the reference op. */
 static strata_status autotune(const ir_node *n, const op_node *on, const strata_tensor *const *pin,
                               const fast_kernel **cands, size_t n_cands, timing_cache *tc, thread_pool *pool,
-                              int n_threads, const fast_kernel **choice)
+                              int n_threads, bool residual_dies, const fast_kernel **choice)
 {
     *choice = n_cands ? cands[0] : NULL;
     const op_def *ref = ref_op_find(n->domain, n->op_type, on->opset);
@@ -186,9 +213,14 @@ static strata_status autotune(const ir_node *n, const op_node *on, const strata_
         if (k) snprintf(name, sizeof name, "%s", k->name);
         else ref_name(n, name, sizeof name);
         cache_key(n, pin, name, n_threads, key, sizeof key);
+        /* timed as lowering will run it: in place where the memory plan will alias */
+        bool in_place = residual_dies && k && k->residual_in_place && k->residual_in_place(on) && in[3] &&
+                        in[3]->data && outs[0] && in[3]->rank == outs[0]->rank && in[3]->dtype == outs[0]->dtype &&
+                        memcmp(in[3]->dims, outs[0]->dims, (size_t)outs[0]->rank * sizeof outs[0]->dims[0]) == 0;
+        if (in_place && strlen(key) + 9 < sizeof key) strcat(key, "|inplace");
         uint64_t ns;
         if (!timing_cache_get(tc, key, &ns)) {
-            ns = time_packed(on, ref, k, in, outs, pool, n_threads);
+            ns = time_packed(on, ref, k, in, outs, pool, n_threads, in_place);
             if ((st = timing_cache_put(tc, key, ns, true)) != STRATA_OK) goto done;
         }
         if (ns < best_ns) {
@@ -234,7 +266,7 @@ strata_status tactic_choose(const ir_model *m, const ir_graph *g, const compile_
             n_cands = keep_precision(cands, n_cands, o ? o->precision : PRECISION_FP32);
             const fast_kernel *k = n_cands ? cands[0] : NULL;
             if (mode == TACTICS_AUTOTUNE && n_cands > 0)
-                st = autotune(n, &on, pin, cands, n_cands, &tc, pool, n_threads, &k);
+                st = autotune(n, &on, pin, cands, n_cands, &tc, pool, n_threads, residual_dies(g, i), &k);
             if (k) {
                 snprintf(name, sizeof name, "%s", k->name);
                 p->cpu_features |= k->isa;

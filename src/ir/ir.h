@@ -130,6 +130,7 @@ strata_status ir_graph_add_initializer(ir_graph *g, const char *base, strata_ten
 strata_status ir_node_set_int(ir_node *n, const char *name, int64_t v);
 strata_status ir_node_set_float(ir_node *n, const char *name, float v);
 strata_status ir_node_set_string(ir_node *n, const char *name, const char *v);
+strata_status ir_node_set_ints(ir_node *n, const char *name, const int64_t *v, size_t count);
 /* Appends an input (value id) to node n. */
 strata_status ir_node_add_input(ir_node *n, int id);
 

@@ -158,6 +158,18 @@ strata_status ir_node_set_string(ir_node *n, const char *name, const char *v)
     return STRATA_OK;
 }
 
+strata_status ir_node_set_ints(ir_node *n, const char *name, const int64_t *v, size_t count)
+{
+    attr *a = attr_slot(n, name);
+    if (!a) return error_set(STRATA_OUT_OF_MEMORY, "node '%s': out of memory", n->name);
+    a->type = ATTR_INTS;
+    a->ints = mem_alloc((count ? count : 1) * sizeof *a->ints);
+    if (!a->ints) return error_set(STRATA_OUT_OF_MEMORY, "node '%s': out of memory", n->name);
+    if (count) memcpy(a->ints, v, count * sizeof *a->ints);
+    a->n = count;
+    return STRATA_OK;
+}
+
 strata_status ir_node_add_input(ir_node *n, int id)
 {
     int *in = mem_realloc(n->inputs, (n->n_inputs + 1) * sizeof *in);

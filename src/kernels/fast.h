@@ -37,6 +37,13 @@ typedef struct fast_kernel {
     size_t (*packed_size)(const struct fast_kernel *k, const op_node *n, const strata_tensor *const *in);
     strata_status (*pack)(const struct fast_kernel *k, const op_node *n, const strata_tensor *const *in,
                           void *packed);
+    /* Optional (NULL: never): may node n's output share the memory of its input 3, a residual of
+     * exactly the output's shape, when that residual dies at n? True where the kernel reads each
+     * residual element just before it writes the same output element and never after (the sum
+     * in its epilogue), so the memory plan can drop one activation-sized buffer and its
+     * traffic. The compiler checks the shapes; the kernel checks the activation and refuses,
+     * with an error, an in-place residual it would have to add in a separate pass. */
+    bool (*residual_in_place)(const op_node *n);
 } fast_kernel;
 
 /* The input whose values a packed form replaces (the weights of Conv, Gemm, MatMul): when the

@@ -216,7 +216,9 @@ static gemm_args conv_gemm_args_cp(const conv_gemm_job *j, int64_t img, int64_t 
         a.epi.bias_kind = GEMM_BIAS_ROW;
         a.epi.bias = j->bias + g * j->mg;
     }
-    if (j->z) {
+    if (j->z == j->y) {
+        a.beta = 1.0f; /* in place: C holds the residual, the GEMM adds to it */
+    } else if (j->z) {
         a.epi.residual = j->z + (img * s->M + g * j->mg) * j->HoWo;
         a.epi.ldr = j->HoWo;
     }
@@ -252,6 +254,7 @@ static strata_status run_gemm(const fast_kernel *k, const op_node *n, const stra
     fast_activation(n, &act);
     bool z_exact = z && fast_same_dims(z, y);
     bool tail = (z && !z_exact) || act.post != FAST_POST_NONE;
+    if (z && z->data == y->data && tail) return fast_in_place_error(n, k->name);
     int64_t cg = s.C / s.groups, mg = s.M / s.groups, K = cg * s.kh * s.kw, HoWo = s.Ho * s.Wo;
     bool direct = s.kh == 1 && s.kw == 1 && s.win.s[0] == 1 && s.win.s[1] == 1 && s.win.pb[0] == 0 &&
                   s.win.pb[1] == 0 && s.win.pe[0] == 0 && s.win.pe[1] == 0 && s.Ho == s.H && s.Wo == s.W;
@@ -466,17 +469,17 @@ static strata_status run_dw(const fast_kernel *k, const op_node *n, const strata
 }
 
 const fast_kernel fast_conv_kernels[] = {
-    {"conv_f32_gemm__avx512", "FusedConv", "com.strata", CPU_AVX512, GEMM_ISA_AVX512, 30, supports_gemm, run_gemm, packed_size_w, pack_w},
-    {"conv_f32_gemm__avx2", "FusedConv", "com.strata", CPU_AVX2, GEMM_ISA_AVX2, 20, supports_gemm, run_gemm, packed_size_w, pack_w},
-    {"conv_f32_gemm__scalar", "FusedConv", "com.strata", 0, GEMM_ISA_SCALAR, 10, supports_gemm, run_gemm, packed_size_w, pack_w},
-    {"conv_f32_dw__avx512", "FusedConv", "com.strata", CPU_AVX512, GEMM_ISA_AVX512, 30, supports_dw, run_dw, NULL, NULL},
-    {"conv_f32_dw__avx2", "FusedConv", "com.strata", CPU_AVX2, GEMM_ISA_AVX2, 20, supports_dw, run_dw, NULL, NULL},
-    {"conv_f32_dw__scalar", "FusedConv", "com.strata", 0, GEMM_ISA_SCALAR, 10, supports_dw, run_dw, NULL, NULL},
-    {"conv_f32_gemm__avx512", "Conv", "", CPU_AVX512, GEMM_ISA_AVX512, 30, supports_gemm, run_gemm, packed_size_w, pack_w},
-    {"conv_f32_gemm__avx2", "Conv", "", CPU_AVX2, GEMM_ISA_AVX2, 20, supports_gemm, run_gemm, packed_size_w, pack_w},
-    {"conv_f32_gemm__scalar", "Conv", "", 0, GEMM_ISA_SCALAR, 10, supports_gemm, run_gemm, packed_size_w, pack_w},
-    {"conv_f32_dw__avx512", "Conv", "", CPU_AVX512, GEMM_ISA_AVX512, 30, supports_dw, run_dw, NULL, NULL},
-    {"conv_f32_dw__avx2", "Conv", "", CPU_AVX2, GEMM_ISA_AVX2, 20, supports_dw, run_dw, NULL, NULL},
-    {"conv_f32_dw__scalar", "Conv", "", 0, GEMM_ISA_SCALAR, 10, supports_dw, run_dw, NULL, NULL},
+    {"conv_f32_gemm__avx512", "FusedConv", "com.strata", CPU_AVX512, GEMM_ISA_AVX512, 30, supports_gemm, run_gemm, packed_size_w, pack_w, fast_residual_in_epilogue},
+    {"conv_f32_gemm__avx2", "FusedConv", "com.strata", CPU_AVX2, GEMM_ISA_AVX2, 20, supports_gemm, run_gemm, packed_size_w, pack_w, fast_residual_in_epilogue},
+    {"conv_f32_gemm__scalar", "FusedConv", "com.strata", 0, GEMM_ISA_SCALAR, 10, supports_gemm, run_gemm, packed_size_w, pack_w, fast_residual_in_epilogue},
+    {"conv_f32_dw__avx512", "FusedConv", "com.strata", CPU_AVX512, GEMM_ISA_AVX512, 30, supports_dw, run_dw, NULL, NULL, NULL},
+    {"conv_f32_dw__avx2", "FusedConv", "com.strata", CPU_AVX2, GEMM_ISA_AVX2, 20, supports_dw, run_dw, NULL, NULL, NULL},
+    {"conv_f32_dw__scalar", "FusedConv", "com.strata", 0, GEMM_ISA_SCALAR, 10, supports_dw, run_dw, NULL, NULL, NULL},
+    {"conv_f32_gemm__avx512", "Conv", "", CPU_AVX512, GEMM_ISA_AVX512, 30, supports_gemm, run_gemm, packed_size_w, pack_w, fast_residual_in_epilogue},
+    {"conv_f32_gemm__avx2", "Conv", "", CPU_AVX2, GEMM_ISA_AVX2, 20, supports_gemm, run_gemm, packed_size_w, pack_w, fast_residual_in_epilogue},
+    {"conv_f32_gemm__scalar", "Conv", "", 0, GEMM_ISA_SCALAR, 10, supports_gemm, run_gemm, packed_size_w, pack_w, fast_residual_in_epilogue},
+    {"conv_f32_dw__avx512", "Conv", "", CPU_AVX512, GEMM_ISA_AVX512, 30, supports_dw, run_dw, NULL, NULL, NULL},
+    {"conv_f32_dw__avx2", "Conv", "", CPU_AVX2, GEMM_ISA_AVX2, 20, supports_dw, run_dw, NULL, NULL, NULL},
+    {"conv_f32_dw__scalar", "Conv", "", 0, GEMM_ISA_SCALAR, 10, supports_dw, run_dw, NULL, NULL, NULL},
 };
 const size_t fast_conv_count = ARRAY_LEN(fast_conv_kernels);

@@ -427,8 +427,8 @@ static strata_status run(const fast_kernel *k, const op_node *n, const strata_te
 }
 
 const fast_kernel fast_conv_dwpw_kernels[] = {
-    {"conv_nhwc_f32_dwpw__avx512", "FusedDwPw", "com.strata", CPU_AVX512, GEMM_ISA_AVX512, 50, supports, run, packed_size, pack},
-    {"conv_nhwc_f32_dwpw__avx2", "FusedDwPw", "com.strata", CPU_AVX2, GEMM_ISA_AVX2, 45, supports, run, packed_size, pack},
-    {"conv_nhwc_f32_dwpw__scalar", "FusedDwPw", "com.strata", 0, GEMM_ISA_SCALAR, 32, supports, run, packed_size, pack},
+    {"conv_nhwc_f32_dwpw__avx512", "FusedDwPw", "com.strata", CPU_AVX512, GEMM_ISA_AVX512, 50, supports, run, packed_size, pack, NULL},
+    {"conv_nhwc_f32_dwpw__avx2", "FusedDwPw", "com.strata", CPU_AVX2, GEMM_ISA_AVX2, 45, supports, run, packed_size, pack, NULL},
+    {"conv_nhwc_f32_dwpw__scalar", "FusedDwPw", "com.strata", 0, GEMM_ISA_SCALAR, 32, supports, run, packed_size, pack, NULL},
 };
 const size_t fast_conv_dwpw_count = ARRAY_LEN(fast_conv_dwpw_kernels);

@@ -172,6 +172,7 @@ static strata_status run_gemm(const fast_kernel *k, const op_node *n, const stra
     fast_activation(n, &act);
     bool z_exact = z && fast_same_dims(z, y);
     bool tail = (z && !z_exact) || act.post != FAST_POST_NONE;
+    if (z && z->data == y->data && tail) return fast_in_place_error(n, k->name);
     int64_t K = s.kh * s.kw * s.C, rows = s.N * s.Ho * s.Wo;
     if (rows <= 0 || s.M <= 0) return STRATA_OK;
     const nn_window *w = &s.win;
@@ -213,7 +214,9 @@ static strata_status run_gemm(const fast_kernel *k, const op_node *n, const stra
         a.epi.bias_kind = GEMM_BIAS_COL;
         a.epi.bias = b->data;
     }
-    if (z_exact && !tail) {
+    if (z_exact && !tail && z->data == y->data) {
+        a.beta = 1.0f; /* in place: C holds the residual, the GEMM adds to it */
+    } else if (z_exact && !tail) {
         a.epi.residual = z->data;
         a.epi.ldr = s.M;
     }
@@ -600,6 +603,7 @@ static strata_status run_direct(const fast_kernel *k, const op_node *n, const st
     bool simple_act = act.post == FAST_POST_NONE &&
                       (act.gemm == GEMM_ACT_NONE || act.gemm == GEMM_ACT_RELU || act.gemm == GEMM_ACT_CLIP);
     bool tail = (z && !z_exact) || !simple_act;
+    if (z && z->data == y->data && tail) return fast_in_place_error(n, k->name);
     const void *packed = fast_packed_input(n, in);
     const float *wp = NULL;
     float *wt = NULL;
@@ -744,16 +748,16 @@ static strata_status run_pool(const fast_kernel *k, const op_node *n, const stra
 }
 
 const fast_kernel fast_conv_nhwc_kernels[] = {
-    {"conv_nhwc_f32_gemm__avx512", "FusedConv", "com.strata", CPU_AVX512, GEMM_ISA_AVX512, 40, supports_gemm, run_gemm, packed_size_wt, pack_wt},
-    {"conv_nhwc_f32_gemm__avx2", "FusedConv", "com.strata", CPU_AVX2, GEMM_ISA_AVX2, 35, supports_gemm, run_gemm, packed_size_wt, pack_wt},
-    {"conv_nhwc_f32_gemm__scalar", "FusedConv", "com.strata", 0, GEMM_ISA_SCALAR, 32, supports_gemm, run_gemm, packed_size_wt, pack_wt},
-    {"conv_nhwc_f32_direct__avx512", "FusedConv", "com.strata", CPU_AVX512, GEMM_ISA_AVX512, 45, supports_direct_avx512, run_direct, packed_size_direct, pack_direct},
-    {"conv_nhwc_f32_direct__avx2", "FusedConv", "com.strata", CPU_AVX2, GEMM_ISA_AVX2, 37, supports_direct_avx2, run_direct, packed_size_direct, pack_direct},
-    {"conv_nhwc_f32_dw__avx512", "FusedConv", "com.strata", CPU_AVX512, GEMM_ISA_AVX512, 40, supports_dw, run_dw, packed_size_dw, pack_dw},
-    {"conv_nhwc_f32_dw__avx2", "FusedConv", "com.strata", CPU_AVX2, GEMM_ISA_AVX2, 35, supports_dw, run_dw, packed_size_dw, pack_dw},
-    {"conv_nhwc_f32_dw__scalar", "FusedConv", "com.strata", 0, GEMM_ISA_SCALAR, 32, supports_dw, run_dw, packed_size_dw, pack_dw},
-    {"maxpool_nhwc_f32__scalar", "MaxPool", "com.strata", 0, GEMM_ISA_SCALAR, 10, supports_pool, run_pool, NULL, NULL},
-    {"avgpool_nhwc_f32__scalar", "AveragePool", "com.strata", 0, GEMM_ISA_SCALAR, 10, supports_pool, run_pool, NULL, NULL},
-    {"gap_nhwc_f32__scalar", "GlobalAveragePool", "com.strata", 0, GEMM_ISA_SCALAR, 10, supports_pool, run_pool, NULL, NULL},
+    {"conv_nhwc_f32_gemm__avx512", "FusedConv", "com.strata", CPU_AVX512, GEMM_ISA_AVX512, 40, supports_gemm, run_gemm, packed_size_wt, pack_wt, fast_residual_in_epilogue},
+    {"conv_nhwc_f32_gemm__avx2", "FusedConv", "com.strata", CPU_AVX2, GEMM_ISA_AVX2, 35, supports_gemm, run_gemm, packed_size_wt, pack_wt, fast_residual_in_epilogue},
+    {"conv_nhwc_f32_gemm__scalar", "FusedConv", "com.strata", 0, GEMM_ISA_SCALAR, 32, supports_gemm, run_gemm, packed_size_wt, pack_wt, fast_residual_in_epilogue},
+    {"conv_nhwc_f32_direct__avx512", "FusedConv", "com.strata", CPU_AVX512, GEMM_ISA_AVX512, 45, supports_direct_avx512, run_direct, packed_size_direct, pack_direct, fast_residual_in_simple_epilogue},
+    {"conv_nhwc_f32_direct__avx2", "FusedConv", "com.strata", CPU_AVX2, GEMM_ISA_AVX2, 37, supports_direct_avx2, run_direct, packed_size_direct, pack_direct, fast_residual_in_simple_epilogue},
+    {"conv_nhwc_f32_dw__avx512", "FusedConv", "com.strata", CPU_AVX512, GEMM_ISA_AVX512, 40, supports_dw, run_dw, packed_size_dw, pack_dw, NULL},
+    {"conv_nhwc_f32_dw__avx2", "FusedConv", "com.strata", CPU_AVX2, GEMM_ISA_AVX2, 35, supports_dw, run_dw, packed_size_dw, pack_dw, NULL},
+    {"conv_nhwc_f32_dw__scalar", "FusedConv", "com.strata", 0, GEMM_ISA_SCALAR, 32, supports_dw, run_dw, packed_size_dw, pack_dw, NULL},
+    {"maxpool_nhwc_f32__scalar", "MaxPool", "com.strata", 0, GEMM_ISA_SCALAR, 10, supports_pool, run_pool, NULL, NULL, NULL},
+    {"avgpool_nhwc_f32__scalar", "AveragePool", "com.strata", 0, GEMM_ISA_SCALAR, 10, supports_pool, run_pool, NULL, NULL, NULL},
+    {"gap_nhwc_f32__scalar", "GlobalAveragePool", "com.strata", 0, GEMM_ISA_SCALAR, 10, supports_pool, run_pool, NULL, NULL, NULL},
 };
 const size_t fast_conv_nhwc_count = ARRAY_LEN(fast_conv_nhwc_kernels);

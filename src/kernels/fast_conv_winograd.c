@@ -302,6 +302,7 @@ static strata_status run_wino(const fast_kernel *k, const op_node *n, const stra
     bool simple = act.post == FAST_POST_NONE &&
                   (act.gemm == GEMM_ACT_NONE || act.gemm == GEMM_ACT_RELU || act.gemm == GEMM_ACT_CLIP);
     bool tail = (z && !z_exact) || !simple;
+    if (z && z->data == y->data && tail) return fast_in_place_error(n, k->name);
 
     wino_job j;
     memset(&j, 0, sizeof j);
@@ -391,11 +392,11 @@ static strata_status run_wino(const fast_kernel *k, const op_node *n, const stra
 }
 
 const fast_kernel fast_winograd_kernels[] = {
-    {"conv_f32_winograd__avx512", "FusedConv", "com.strata", CPU_AVX512, GEMM_ISA_AVX512, 35, supports_wino, run_wino, packed_size_wino, pack_wino},
-    {"conv_f32_winograd__avx2", "FusedConv", "com.strata", CPU_AVX2, GEMM_ISA_AVX2, 25, supports_wino, run_wino, packed_size_wino, pack_wino},
-    {"conv_f32_winograd__scalar", "FusedConv", "com.strata", 0, GEMM_ISA_SCALAR, 15, supports_wino, run_wino, packed_size_wino, pack_wino},
-    {"conv_f32_winograd__avx512", "Conv", "", CPU_AVX512, GEMM_ISA_AVX512, 35, supports_wino, run_wino, packed_size_wino, pack_wino},
-    {"conv_f32_winograd__avx2", "Conv", "", CPU_AVX2, GEMM_ISA_AVX2, 25, supports_wino, run_wino, packed_size_wino, pack_wino},
-    {"conv_f32_winograd__scalar", "Conv", "", 0, GEMM_ISA_SCALAR, 15, supports_wino, run_wino, packed_size_wino, pack_wino},
+    {"conv_f32_winograd__avx512", "FusedConv", "com.strata", CPU_AVX512, GEMM_ISA_AVX512, 35, supports_wino, run_wino, packed_size_wino, pack_wino, fast_residual_in_simple_epilogue},
+    {"conv_f32_winograd__avx2", "FusedConv", "com.strata", CPU_AVX2, GEMM_ISA_AVX2, 25, supports_wino, run_wino, packed_size_wino, pack_wino, fast_residual_in_simple_epilogue},
+    {"conv_f32_winograd__scalar", "FusedConv", "com.strata", 0, GEMM_ISA_SCALAR, 15, supports_wino, run_wino, packed_size_wino, pack_wino, fast_residual_in_simple_epilogue},
+    {"conv_f32_winograd__avx512", "Conv", "", CPU_AVX512, GEMM_ISA_AVX512, 35, supports_wino, run_wino, packed_size_wino, pack_wino, fast_residual_in_simple_epilogue},
+    {"conv_f32_winograd__avx2", "Conv", "", CPU_AVX2, GEMM_ISA_AVX2, 25, supports_wino, run_wino, packed_size_wino, pack_wino, fast_residual_in_simple_epilogue},
+    {"conv_f32_winograd__scalar", "Conv", "", 0, GEMM_ISA_SCALAR, 15, supports_wino, run_wino, packed_size_wino, pack_wino, fast_residual_in_simple_epilogue},
 };
 const size_t fast_winograd_count = ARRAY_LEN(fast_winograd_kernels);

@@ -23,6 +23,12 @@ bool fast_activation(const op_node *n, fast_act *a);
 /* y += broadcast z (when z), then y = act(y) over the whole tensor. */
 void fast_tail(float *y, const int64_t *ydims, int yrank, const strata_tensor *z, const fast_act *a);
 bool fast_same_dims(const strata_tensor *a, const strata_tensor *b);
+/* fast_kernel.residual_in_place for kernels whose epilogue applies any GEMM activation (post
+ * activations run as a separate pass), and for those that fuse only relu / clip. */
+bool fast_residual_in_epilogue(const op_node *n);
+bool fast_residual_in_simple_epilogue(const op_node *n);
+/* The error for an in-place residual (z's memory is y's) that the kernel cannot fuse. */
+strata_status fast_in_place_error(const op_node *n, const char *kernel);
 bool fast_f32(const strata_tensor *t);
 
 /* The rows each file defines (fast_registry.c lists them). */

@@ -196,17 +196,17 @@ static strata_status pack_b(const fast_kernel *k, const op_node *n, const strata
 }
 
 const fast_kernel fast_matmul_kernels[] = {
-    {"gemm_f32__avx512", "FusedGemm", "com.strata", CPU_AVX512, GEMM_ISA_AVX512, 30, supports_gemm, run_gemm, packed_size_b, pack_b},
-    {"gemm_f32__avx2", "FusedGemm", "com.strata", CPU_AVX2, GEMM_ISA_AVX2, 20, supports_gemm, run_gemm, packed_size_b, pack_b},
-    {"gemm_f32__scalar", "FusedGemm", "com.strata", 0, GEMM_ISA_SCALAR, 10, supports_gemm, run_gemm, packed_size_b, pack_b},
-    {"gemm_f32__avx512", "Gemm", "", CPU_AVX512, GEMM_ISA_AVX512, 30, supports_gemm, run_gemm, packed_size_b, pack_b},
-    {"gemm_f32__avx2", "Gemm", "", CPU_AVX2, GEMM_ISA_AVX2, 20, supports_gemm, run_gemm, packed_size_b, pack_b},
-    {"gemm_f32__scalar", "Gemm", "", 0, GEMM_ISA_SCALAR, 10, supports_gemm, run_gemm, packed_size_b, pack_b},
-    {"matmul_f32__avx512", "FusedMatMul", "com.strata", CPU_AVX512, GEMM_ISA_AVX512, 30, supports_matmul, run_matmul, packed_size_b, pack_b},
-    {"matmul_f32__avx2", "FusedMatMul", "com.strata", CPU_AVX2, GEMM_ISA_AVX2, 20, supports_matmul, run_matmul, packed_size_b, pack_b},
-    {"matmul_f32__scalar", "FusedMatMul", "com.strata", 0, GEMM_ISA_SCALAR, 10, supports_matmul, run_matmul, packed_size_b, pack_b},
-    {"matmul_f32__avx512", "MatMul", "", CPU_AVX512, GEMM_ISA_AVX512, 30, supports_matmul, run_matmul, packed_size_b, pack_b},
-    {"matmul_f32__avx2", "MatMul", "", CPU_AVX2, GEMM_ISA_AVX2, 20, supports_matmul, run_matmul, packed_size_b, pack_b},
-    {"matmul_f32__scalar", "MatMul", "", 0, GEMM_ISA_SCALAR, 10, supports_matmul, run_matmul, packed_size_b, pack_b},
+    {"gemm_f32__avx512", "FusedGemm", "com.strata", CPU_AVX512, GEMM_ISA_AVX512, 30, supports_gemm, run_gemm, packed_size_b, pack_b, NULL},
+    {"gemm_f32__avx2", "FusedGemm", "com.strata", CPU_AVX2, GEMM_ISA_AVX2, 20, supports_gemm, run_gemm, packed_size_b, pack_b, NULL},
+    {"gemm_f32__scalar", "FusedGemm", "com.strata", 0, GEMM_ISA_SCALAR, 10, supports_gemm, run_gemm, packed_size_b, pack_b, NULL},
+    {"gemm_f32__avx512", "Gemm", "", CPU_AVX512, GEMM_ISA_AVX512, 30, supports_gemm, run_gemm, packed_size_b, pack_b, NULL},
+    {"gemm_f32__avx2", "Gemm", "", CPU_AVX2, GEMM_ISA_AVX2, 20, supports_gemm, run_gemm, packed_size_b, pack_b, NULL},
+    {"gemm_f32__scalar", "Gemm", "", 0, GEMM_ISA_SCALAR, 10, supports_gemm, run_gemm, packed_size_b, pack_b, NULL},
+    {"matmul_f32__avx512", "FusedMatMul", "com.strata", CPU_AVX512, GEMM_ISA_AVX512, 30, supports_matmul, run_matmul, packed_size_b, pack_b, NULL},
+    {"matmul_f32__avx2", "FusedMatMul", "com.strata", CPU_AVX2, GEMM_ISA_AVX2, 20, supports_matmul, run_matmul, packed_size_b, pack_b, NULL},
+    {"matmul_f32__scalar", "FusedMatMul", "com.strata", 0, GEMM_ISA_SCALAR, 10, supports_matmul, run_matmul, packed_size_b, pack_b, NULL},
+    {"matmul_f32__avx512", "MatMul", "", CPU_AVX512, GEMM_ISA_AVX512, 30, supports_matmul, run_matmul, packed_size_b, pack_b, NULL},
+    {"matmul_f32__avx2", "MatMul", "", CPU_AVX2, GEMM_ISA_AVX2, 20, supports_matmul, run_matmul, packed_size_b, pack_b, NULL},
+    {"matmul_f32__scalar", "MatMul", "", 0, GEMM_ISA_SCALAR, 10, supports_matmul, run_matmul, packed_size_b, pack_b, NULL},
 };
 const size_t fast_matmul_count = ARRAY_LEN(fast_matmul_kernels);

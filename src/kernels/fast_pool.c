@@ -220,9 +220,9 @@ static strata_status run_global(const fast_kernel *k, const op_node *n, const st
 }
 
 const fast_kernel fast_pool_kernels[] = {
-    {"pool_f32__scalar", "MaxPool", "", 0, GEMM_ISA_SCALAR, 10, supports_pool, run_pool, NULL, NULL},
-    {"pool_f32__scalar", "AveragePool", "", 0, GEMM_ISA_SCALAR, 10, supports_pool, run_pool, NULL, NULL},
-    {"global_pool_f32__scalar", "GlobalAveragePool", "", 0, GEMM_ISA_SCALAR, 10, supports_global, run_global, NULL, NULL},
-    {"global_pool_f32__scalar", "GlobalMaxPool", "", 0, GEMM_ISA_SCALAR, 10, supports_global, run_global, NULL, NULL},
+    {"pool_f32__scalar", "MaxPool", "", 0, GEMM_ISA_SCALAR, 10, supports_pool, run_pool, NULL, NULL, NULL},
+    {"pool_f32__scalar", "AveragePool", "", 0, GEMM_ISA_SCALAR, 10, supports_pool, run_pool, NULL, NULL, NULL},
+    {"global_pool_f32__scalar", "GlobalAveragePool", "", 0, GEMM_ISA_SCALAR, 10, supports_global, run_global, NULL, NULL, NULL},
+    {"global_pool_f32__scalar", "GlobalMaxPool", "", 0, GEMM_ISA_SCALAR, 10, supports_global, run_global, NULL, NULL, NULL},
 };
 const size_t fast_pool_count = ARRAY_LEN(fast_pool_kernels);

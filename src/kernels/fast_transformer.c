@@ -643,9 +643,9 @@ static strata_status run_attention(const fast_kernel *k, const op_node *n, const
 /* ---- the rows ------------------------------------------------------------------------------- */
 
 #define ISA_ROWS(NAME, OP, DOMAIN, PRIO, SUPPORTS, RUN)                                                   \
-    {NAME "__avx512", OP, DOMAIN, CPU_AVX512, GEMM_ISA_AVX512, PRIO + 20, SUPPORTS, RUN, NULL, NULL}, \
-    {NAME "__avx2", OP, DOMAIN, CPU_AVX2, GEMM_ISA_AVX2, PRIO + 10, SUPPORTS, RUN, NULL, NULL},       \
-    {NAME "__scalar", OP, DOMAIN, 0, GEMM_ISA_SCALAR, PRIO, SUPPORTS, RUN, NULL, NULL}
+    {NAME "__avx512", OP, DOMAIN, CPU_AVX512, GEMM_ISA_AVX512, PRIO + 20, SUPPORTS, RUN, NULL, NULL, NULL}, \
+    {NAME "__avx2", OP, DOMAIN, CPU_AVX2, GEMM_ISA_AVX2, PRIO + 10, SUPPORTS, RUN, NULL, NULL, NULL},       \
+    {NAME "__scalar", OP, DOMAIN, 0, GEMM_ISA_SCALAR, PRIO, SUPPORTS, RUN, NULL, NULL, NULL}
 
 const fast_kernel fast_transformer_kernels[] = {
     ISA_ROWS("layernorm_f32", "LayerNormalization", "", 10, supports_layernorm, run_layernorm),
@@ -658,8 +658,8 @@ const fast_kernel fast_transformer_kernels[] = {
     ISA_ROWS("binary_f32_bcast", "Mul", "", 10, supports_binary, run_binary),
     ISA_ROWS("binary_f32_bcast", "Div", "", 10, supports_binary, run_binary),
     ISA_ROWS("attention_f32_flash", "FusedAttention", "com.strata", 10, supports_attention, run_attention),
-    {"transpose_f32__scalar", "Transpose", "", 0, GEMM_ISA_SCALAR, 10, supports_transpose, run_transpose, NULL, NULL},
-    {"gather_f32_rows__scalar", "Gather", "", 0, GEMM_ISA_SCALAR, 10, supports_gather, run_gather, NULL, NULL},
+    {"transpose_f32__scalar", "Transpose", "", 0, GEMM_ISA_SCALAR, 10, supports_transpose, run_transpose, NULL, NULL, NULL},
+    {"gather_f32_rows__scalar", "Gather", "", 0, GEMM_ISA_SCALAR, 10, supports_gather, run_gather, NULL, NULL, NULL},
 };
 const size_t fast_transformer_count = ARRAY_LEN(fast_transformer_kernels);
 

@@ -66,6 +66,25 @@ bool fast_same_dims(const strata_tensor *a, const strata_tensor *b)
     return a->rank == b->rank && memcmp(a->dims, b->dims, (size_t)a->rank * sizeof a->dims[0]) == 0;
 }
 
+bool fast_residual_in_epilogue(const op_node *n)
+{
+    fast_act a;
+    return fast_activation(n, &a) && a.post == FAST_POST_NONE;
+}
+
+bool fast_residual_in_simple_epilogue(const op_node *n)
+{
+    fast_act a;
+    return fast_activation(n, &a) && a.post == FAST_POST_NONE &&
+           (a.gemm == GEMM_ACT_NONE || a.gemm == GEMM_ACT_RELU || a.gemm == GEMM_ACT_CLIP);
+}
+
+strata_status fast_in_place_error(const op_node *n, const char *kernel)
+{
+    return op_error(n, STRATA_INTERNAL, "%s: the residual shares the output's memory but would be added after the "
+                    "output is written (recompile the plan)", kernel);
+}
+
 bool fast_f32(const strata_tensor *t)
 {
     return t && t->dtype == STRATA_DTYPE_F32;

@@ -67,6 +67,10 @@ typedef struct variant {
     int threads;
 } variant;
 
+/* When set, a residual shares the output's memory (the output tensor is input 3 too), as the
+ * memory plan arranges where the row's residual_in_place allows it. */
+static bool g_in_place;
+
 /* Runs row `name` on case c with variant v and compares with the reference: f32 within
  * 3e-6 * (taps + 4); bf16 within 2^-7 * sum|w||x| per output (x1.2 for the activation's slope)
  * and a cosine of at least 0.9999. Returns 1 when it matched or the row cannot run here. */
@@ -157,6 +161,15 @@ static int check(const char *name, const conv_case *c, const variant *v, uint64_
     for (int64_t i = 0; i < strata_tensor_numel(y); i++) ((float *)y->data)[i] = NAN; /* every element must be written */
     if (v->threads > 1 && thread_pool_create(v->threads, &pool) != STRATA_OK) goto done;
     kernel_ctx ctx = {pool, thread_pool_size(pool)};
+    strata_tensor *z = ins[3];
+    if (g_in_place && z) {
+        if (!k->residual_in_place || !k->residual_in_place(&n)) {
+            test_fail(__FILE__, __LINE__, "%s: no in-place residual", what);
+            goto done;
+        }
+        memcpy(y->data, z->data, y->n_bytes);
+        ins[3] = y;
+    }
     if (v->packed) { /* the plan drops the plain weights: the row must read only their dims */
         strata_tensor shape_only = *ins[1];
         shape_only.data = NULL;
@@ -167,6 +180,7 @@ static int check(const char *name, const conv_case *c, const variant *v, uint64_
     } else {
         st = k->run(k, &n, (const strata_tensor *const *)ins, &y, &ctx);
     }
+    ins[3] = z;
     if (st != STRATA_OK) {
         test_fail(__FILE__, __LINE__, "%s: %s", what, strata_last_error());
         goto done;
@@ -203,6 +217,22 @@ static void sweep(const char *name, bool nhwc)
             variant v = {vi % 3 == 0 ? "" : vi % 3 == 1 ? "Relu" : "Clip", (vi & 2) != 0, (vi & 1) == 0, nhwc, vi & 4 ? 2 : 1};
             fails += !check(name, &cases[i], &v, 300 + i * 17 + (uint64_t)vi);
         }
+}
+
+/* Residuals in the output's memory: NCHW (blocked copies; image slices and, on 2 threads,
+ * bands of rows) and NHWC (the copy into dst skipped). */
+TEST(test_dnnl_conv_f32_in_place)
+{
+    int fails = 0;
+    g_in_place = true;
+    for (size_t i = 0; i < ARRAY_LEN(cases) && fails < 3; i++)
+        for (int vi = 0; vi < 4 && fails < 3; vi++) {
+            variant v = {vi % 2 ? "Relu" : "", true, vi < 2, false, 1 + (int)(i % 2)};
+            fails += !check("conv_f32__dnnl", &cases[i], &v, 700 + i * 5 + (uint64_t)vi);
+            v.nhwc = true;
+            fails += !check("conv_nhwc_f32__dnnl", &cases[i], &v, 800 + i * 5 + (uint64_t)vi);
+        }
+    g_in_place = false;
 }
 
 TEST(test_dnnl_conv_f32_nchw) { sweep("conv_f32__dnnl", false); }

@@ -45,6 +45,11 @@ static double max_diff(const strata_tensor *a, const strata_tensor *b)
     return m;
 }
 
+/* When set, conv_check runs rows with a residual in place: the output tensor holds the
+ * residual and is passed as input 3 too, as the memory plan arranges where the row's
+ * residual_in_place says so. */
+static bool g_in_place;
+
 /* Runs fast row `name` on a Conv/FusedConv node (act "", "Relu" or "Clip"; residual z) and
  * compares with the reference Conv followed by the same residual and activation. Returns 1
  * when it matched or the row cannot run here. */
@@ -120,6 +125,14 @@ static int conv_check(const char *name, const conv_case *c, const char *act, boo
     for (int64_t i = 0; i < n; i++) yd[i] = NAN; /* the kernel must write every element */
     if (threads > 1 && thread_pool_create(threads, &pool) != STRATA_OK) goto done;
     kernel_ctx ctx = {pool, thread_pool_size(pool)};
+    if (g_in_place && z) {
+        if (!k->residual_in_place || !k->residual_in_place(&node)) {
+            test_fail(__FILE__, __LINE__, "%s: no in-place residual with act '%s'", name, act);
+            goto done;
+        }
+        memcpy(y->data, z->data, y->n_bytes);
+        ins[3] = y;
+    }
     st = k->run(k, &node, (const strata_tensor *const *)ins, &y, &ctx);
     if (st != STRATA_OK) {
         test_fail(__FILE__, __LINE__, "%s: %s", name, strata_last_error());
@@ -170,6 +183,48 @@ static void gemm_sweep(const char *name)
             fails += !conv_check(name, &gemm_cases[i], act, (v & 2) != 0, (v & 1) == 0, v & 4 ? 2 : 1,
                                  100 + i * 13 + (uint64_t)v);
         }
+}
+
+/* In place: every case with a residual, its memory shared with the output (K past a K block
+ * included: later blocks accumulate into C, which must not start from the residual twice). */
+static void gemm_sweep_in_place(const char *name)
+{
+    int fails = 0;
+    g_in_place = true;
+    for (size_t i = 0; i < ARRAY_LEN(gemm_cases) && fails < 3; i++)
+        for (int v = 0; v < 6 && fails < 3; v++) {
+            const char *act = v % 3 == 0 ? "" : v % 3 == 1 ? "Relu" : "Clip";
+            fails += !conv_check(name, &gemm_cases[i], act, true, v < 3, v & 1 ? 2 : 1, 900 + i * 11 + (uint64_t)v);
+        }
+    g_in_place = false;
+}
+
+TEST(test_fast_conv_gemm_in_place)
+{
+    gemm_sweep_in_place("conv_f32_gemm__scalar");
+    gemm_sweep_in_place("conv_f32_gemm__avx2");
+    gemm_sweep_in_place("conv_f32_gemm__avx512");
+}
+
+/* A post-pass activation (LeakyRelu) cannot take its residual in place: the row says so, and
+ * refuses such a call with an error rather than adding the output to itself. */
+TEST(test_fast_conv_gemm_in_place_refused_for_post_activation)
+{
+    const fast_kernel *k = fast_kernel_find("conv_f32_gemm__scalar", "FusedConv", "com.strata");
+    EXPECT(k && k->residual_in_place);
+    if (!k || !k->residual_in_place) return;
+    int64_t xd[4] = {1, 4, 5, 5}, wd[4] = {6, 4, 1, 1}, yd[4] = {1, 6, 5, 5};
+    uint64_t s = 7;
+    strata_tensor *x = rnd_tensor(4, xd, &s), *w = rnd_tensor(4, wd, &s), *y = rnd_tensor(4, yd, &s);
+    int64_t ks[2] = {1, 1};
+    attr at[2] = {attr_ints_of("kernel_shape", ks, 2), attr_string_of("activation", "LeakyRelu")};
+    op_node node = {"leaky", "FusedConv", "com.strata", 17, at, 2, 4, 1};
+    EXPECT(!k->residual_in_place(&node));
+    strata_tensor *ins[4] = {x, w, NULL, y};
+    kernel_ctx ctx = {NULL, 1};
+    EXPECT_STATUS(k->run(k, &node, (const strata_tensor *const *)ins, &y, &ctx), STRATA_INTERNAL);
+    EXPECT_STR_CONTAINS(strata_last_error(), "residual shares the output's memory");
+    strata_tensor_destroy(x), strata_tensor_destroy(w), strata_tensor_destroy(y);
 }
 
 TEST(test_fast_conv_gemm_scalar) { gemm_sweep("conv_f32_gemm__scalar"); }

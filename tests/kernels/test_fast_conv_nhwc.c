@@ -46,6 +46,10 @@ static double max_diff(const strata_tensor *a, const strata_tensor *b)
     return m;
 }
 
+/* When set, check_row runs the rows whose residual_in_place allows it with the residual in
+ * the output's memory (the output tensor passed as input 3 too), as the memory plan does. */
+static bool g_in_place;
+
 /* Runs row k on node n (inputs ins, n->n_inputs of them, room for one more) against the
  * reference; packs the weights first when asked. */
 static void check_row(const fast_kernel *k, op_node *n, attr *at, strata_tensor **ins, bool packed, int threads,
@@ -84,7 +88,14 @@ static void check_row(const fast_kernel *k, op_node *n, attr *at, strata_tensor 
     for (int64_t i = 0; i < strata_tensor_numel(y); i++) ((float *)y->data)[i] = NAN;
     if (threads > 1 && thread_pool_create(threads, &pool) != STRATA_OK) goto done;
     kernel_ctx ctx = {pool, thread_pool_size(pool)};
+    strata_tensor *z = n_in >= 4 ? ins[3] : NULL;
+    bool in_place = g_in_place && z && k->residual_in_place && k->residual_in_place(n);
+    if (in_place) {
+        memcpy(y->data, z->data, y->n_bytes);
+        ins[3] = y;
+    }
     st = k->run(k, n, (const strata_tensor *const *)ins, &y, &ctx);
+    if (in_place) ins[3] = z;
     if (st != STRATA_OK) {
         test_fail(__FILE__, __LINE__, "%s: %s: %s", what, k->name, strata_last_error());
         goto done;
@@ -223,6 +234,28 @@ TEST(fast_conv_nhwc_direct_rows_match_reference)
         {1, 112, 111, 24, 150, 1, 1, 0, 1, 1, "Clip", false}, /* expansion-like */
     };
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) conv_case_run_rows(&cases[i], 311 + i, true);
+}
+
+/* The residual cases of the GEMM and direct rows again, the residual in the output's memory. */
+TEST(fast_conv_nhwc_rows_in_place)
+{
+    static const nhwc_case gemm[] = {
+        {2, 9, 8, 17, 33, 1, 1, 0, 1, 1, "Relu", true},      /* direct GEMM path, batch */
+        {2, 13, 12, 7, 21, 3, 2, 1, 1, 1, "Relu", true},     /* im2col, stride 2 */
+        {1, 6, 5, 300, 20, 1, 1, 0, 1, 1, "Clip", true},     /* K = 300 > one K block */
+        {1, 7, 7, 9, 11, 3, 1, 1, 1, 1, "", true},           /* no activation */
+    };
+    static const nhwc_case direct[] = {
+        {2, 9, 8, 17, 33, 1, 1, 0, 1, 1, "Relu", true},
+        {1, 12, 13, 144, 24, 1, 1, 0, 1, 1, "Clip", true},
+        {1, 5, 6, 7, 100, 1, 1, 0, 1, 1, "", true},
+        {2, 13, 12, 3, 21, 3, 2, 1, 1, 1, "Relu", true},     /* stem rows, border pixels */
+        {2, 70, 70, 200, 40, 1, 1, 0, 1, 1, "", true},       /* prefetching tiles */
+    };
+    g_in_place = true;
+    for (size_t i = 0; i < ARRAY_LEN(gemm); i++) conv_case_run_rows(&gemm[i], 1311 + i, false);
+    for (size_t i = 0; i < ARRAY_LEN(direct); i++) conv_case_run_rows(&direct[i], 1411 + i, true);
+    g_in_place = false;
 }
 
 static void pool_case(const char *op, const char *row, int64_t N, int64_t H, int64_t W, int64_t C, int64_t k,

@@ -51,6 +51,10 @@ typedef struct wcase {
 /* Largest err / (sum|w||x| + 1) seen by wino_check (the error bound test reads it). */
 static double worst_ratio;
 
+/* When set, an exact residual shares the output's memory (the output tensor is input 3 too),
+ * as the memory plan arranges where the row's residual_in_place allows it. */
+static bool g_in_place;
+
 /* Runs row `name` on one case (act "", "Relu", "Clip" or "Sigmoid"; residual 0 none, 1 exact,
  * 2 broadcast over channels [1, M, 1, 1]) against the reference. Returns 1 when it matched or
  * the row cannot run on this CPU. */
@@ -125,6 +129,16 @@ static int wino_check(const char *name, const wcase *c, const char *act, int res
     for (int64_t i = 0; i < n; i++) yd[i] = NAN; /* the kernel must write every element */
     if (threads > 1 && thread_pool_create(threads, &pool) != STRATA_OK) goto done;
     kernel_ctx ctx = {pool, thread_pool_size(pool)};
+    if (g_in_place && residual == 1) {
+        if (!k->residual_in_place || k->residual_in_place(&node) != (strcmp(act, "Sigmoid") != 0)) {
+            test_fail(__FILE__, __LINE__, "%s: in-place residual allowed wrongly with act '%s'", name, act);
+            goto done;
+        }
+        if (k->residual_in_place(&node)) {
+            memcpy(y->data, z->data, y->n_bytes);
+            ins[3] = y;
+        }
+    }
     if (k->run(k, &node, (const strata_tensor *const *)ins, &y, &ctx) != STRATA_OK) {
         test_fail(__FILE__, __LINE__, "%s: %s", name, strata_last_error());
         goto done;
@@ -188,6 +202,25 @@ static void sweep(const char *name, int count)
         int residual = i % 5 == 1 ? 1 : i % 5 == 3 ? 2 : 0;
         fails += !wino_check(name, &c, act, residual, (i & 1) == 0, (i / 2) % 2 ? 2 : 1, 77 + (uint64_t)i);
     }
+}
+
+/* Exact residuals in the output's memory: the output transform reads each residual element
+ * just before it writes the same output element. */
+TEST(test_fast_conv_winograd_in_place)
+{
+    static const char *rows[] = {"conv_f32_winograd__scalar", "conv_f32_winograd__avx2", "conv_f32_winograd__avx512"};
+    static const char *acts[] = {"", "Relu", "Clip", "Sigmoid"};
+    static const wcase cases[] = {
+        {1, 64, 14, 14, 64, {1, 1, 1, 1}},
+        {3, 17, 17, 9, 3, {2, 0, 1, 2}},
+        {2, 64, 28, 28, 33, {1, 1, 1, 1}},
+        {1, 5, 9, 23, 18, {0, 1, 1, 0}},
+    };
+    g_in_place = true;
+    for (size_t r = 0; r < ARRAY_LEN(rows); r++)
+        for (size_t i = 0; i < ARRAY_LEN(cases); i++)
+            wino_check(rows[r], &cases[i], acts[i % 4], 1, (i & 1) == 0, i % 3 ? 1 : 2, 4242 + i);
+    g_in_place = false;
 }
 
 TEST(test_fast_conv_winograd_scalar) { sweep("conv_f32_winograd__scalar", 40); }

@@ -187,3 +187,110 @@ TEST(test_memory_plan_runs_elementwise_chains_in_place)
     strata_plan_close(p);
     ir_model_destroy(b.m);
 }
+
+/* ---- a conv's residual in place ----------------------------------------------------------- */
+
+/* conv(x, w, bias) with a k x k kernel, stride 1, pads k/2; w and bias random initializers. */
+static int conv_same(builder *b, const char *out, int x, int64_t c_in, int64_t c_out, int64_t k, unsigned seed)
+{
+    char wn[64], bn[64];
+    snprintf(wn, sizeof wn, "%s_w", out);
+    snprintf(bn, sizeof bn, "%s_b", out);
+    int64_t wd[4] = {c_out, c_in, k, k}, bd[1] = {c_out};
+    strata_tensor *wt = random_tensor(4, wd, seed), *bt = random_tensor(1, bd, seed + 1);
+    float *d = wt->data;
+    for (int64_t i = 0; i < strata_tensor_numel(wt); i++) d[i] *= 0.25f;
+    int w, bias;
+    ir_graph_add_initializer(b->g, wn, wt, &w);
+    ir_graph_add_initializer(b->g, bn, bt, &bias);
+    int y = b_node(b, "Conv", out, 3, (int[]){x, w, bias});
+    ir_node *n = last_node(b);
+    int64_t ks[2] = {k, k}, pads[4] = {k / 2, k / 2, k / 2, k / 2};
+    ir_node_set_ints(n, "kernel_shape", ks, 2);
+    ir_node_set_ints(n, "pads", pads, 4);
+    return y;
+}
+
+/* The slot offset of value `name` in plan v, or -1. */
+static int64_t slot_offset(const plan_view *v, const char *name)
+{
+    for (size_t i = 0; i < v->program.n_slots; i++)
+        if (strcmp(v->program.slots[i].name, name) == 0) return (int64_t)v->program.slots[i].offset;
+    return -1;
+}
+
+/* x -> conv a (relu) -> conv c (relu) -> conv d; y = relu(d + R) with R = a (shape 0), or
+ * R = c (shape 1: the residual is also the conv's input), or R = a read again after y (shape
+ * 2: y2 = y + a). Compiles (tactics as given) and returns whether the conv with the residual
+ * writes into the residual's memory; checks the plan against the interpreter, garbage in the
+ * free arena bytes. */
+static int residual_shares_memory(int shape, compile_tactics tactics)
+{
+    builder b;
+    b_init(&b, 17);
+    int64_t xd[4] = {1, 8, 6, 6};
+    int x = b_input(&b, "x", 4, xd);
+    int a = b_node(&b, "Relu", "a", 1, (int[]){conv_same(&b, "a_conv", x, 8, 8, 3, 11)});
+    int c = b_node(&b, "Relu", "c", 1, (int[]){conv_same(&b, "c_conv", a, 8, 8, 3, 21)});
+    int d = conv_same(&b, "d", c, 8, 8, 1, 31);
+    int s = b_node(&b, "Add", "s", 2, (int[]){d, shape == 1 ? c : a});
+    int y = b_node(&b, "Relu", "y", 1, &s);
+    if (shape == 2) y = b_node(&b, "Add", "y2", 2, (int[]){y, a});
+    ir_graph_add_output(b.g, y);
+    EXPECT_OK(ir_graph_verify(b.g, "test"));
+    EXPECT_OK(ir_graph_infer_shapes(b.g));
+    strata_tensor *xt = random_tensor(4, xd, 41), *want = NULL, *got = NULL;
+    const strata_tensor *in[1] = {xt};
+    EXPECT_OK(ir_eval(b.g, NULL, in, 1, &want, 1));
+    compile_options o;
+    memset(&o, 0, sizeof o);
+    o.tactics = tactics;
+    EXPECT_OK(compile_optimize(b.m, &o));
+    const ir_graph *g = b.m->graph;
+    const char *out_name = NULL, *z_name = NULL;
+    for (size_t i = 0; i < g->n_nodes; i++)
+        if (strcmp(g->nodes[i].op_type, "FusedConv") == 0 && g->nodes[i].n_inputs > 3 && g->nodes[i].inputs[3] >= 0) {
+            out_name = g->values[g->nodes[i].outputs[0]].name;
+            z_name = g->values[g->nodes[i].inputs[3]].name;
+        }
+    EXPECT(out_name && z_name); /* the Add went into the conv as its residual */
+    char path[512];
+    snprintf(path, sizeof path, "%s/residual.plan", test_tmpdir());
+    EXPECT_OK(compile_write_plan(b.m, &o, path));
+    plan_view *v = NULL;
+    int shared = -1;
+    EXPECT_OK(plan_read(path, true, &v));
+    if (v && out_name && z_name) {
+        int64_t oo = slot_offset(v, out_name), zo = slot_offset(v, z_name);
+        EXPECT(oo >= 0 && zo >= 0);
+        shared = oo == zo;
+    }
+    plan_view_close(v);
+    setenv("STRATA_STRESS_ARENA", "1", 1);
+    strata_plan *p = NULL;
+    strata_session *sess = NULL;
+    EXPECT_OK(strata_plan_open(path, &p));
+    if (p) EXPECT_OK(strata_session_create_plan(p, NULL, &sess));
+    const char *names[1] = {"x"};
+    if (sess) EXPECT_OK(strata_session_run(sess, 1, names, &xt, 0, NULL, &got));
+    if (got && want) {
+        EXPECT_EQ(strata_tensor_numel(got), strata_tensor_numel(want));
+        for (int64_t i = 0; i < strata_tensor_numel(want); i++)
+            EXPECT_NEAR(tensor_get_f64(got, i), tensor_get_f64(want, i), 1e-4);
+    }
+    unsetenv("STRATA_STRESS_ARENA");
+    strata_tensor_destroy(xt), strata_tensor_destroy(want), strata_tensor_destroy(got);
+    strata_session_destroy(sess);
+    strata_plan_close(p);
+    ir_model_destroy(b.m);
+    return shared;
+}
+
+TEST(test_memory_plan_gives_a_conv_its_dying_residual)
+{
+    EXPECT_EQ(residual_shares_memory(0, TACTICS_HEURISTIC), 1);
+    EXPECT_EQ(residual_shares_memory(0, TACTICS_AUTOTUNE), 1);
+    EXPECT_EQ(residual_shares_memory(1, TACTICS_HEURISTIC), 0); /* the residual is the conv's input too */
+    EXPECT_EQ(residual_shares_memory(2, TACTICS_HEURISTIC), 0); /* read again later */
+    EXPECT_EQ(residual_shares_memory(0, TACTICS_REFERENCE), 0); /* the reference op adds it after */
+}

@@ -500,6 +500,7 @@ static strata_status run(const fast_kernel *kk, const op_node *n, const strata_t
         return op_error(n, STRATA_INVALID_ARGUMENT, "bias has %lld entries, %lld output channels", (long long)(b->rank ? b->dims[0] : 0), (long long)k.M);
     if (!act_of(n, &k.act, &k.alpha, &k.beta)) return op_error(n, STRATA_UNSUPPORTED, "activation '%s' is not a oneDNN post-op", op_attr_string(n, "activation", ""));
     bool z_exact = z && fast_same_dims(z, y);
+    if (z && z->data == y->data && !z_exact) return fast_in_place_error(n, kk->name);
     fast_act tail_act;
     fast_activation(n, &tail_act);
     if (z && !z_exact) k.act = 0, k.alpha = k.beta = 0; /* broadcast residual: added after, then the activation */
@@ -615,16 +616,26 @@ done:
 
 /* ---- rows ------------------------------------------------------------------------------------ */
 
+/* The residual is the sum post-op's dst, prefilled (a copy skipped when it is the output) or
+ * reordered into the blocked dst before the conv writes: safe in place with any activation
+ * oneDNN fuses. */
+static bool residual_in_place(const op_node *n)
+{
+    int32_t alg;
+    float alpha, beta;
+    return act_of(n, &alg, &alpha, &beta);
+}
+
 const fast_kernel fast_dnnl_conv_kernels[] = {
-    {"conv_f32__dnnl", "Conv", "", 0, GEMM_ISA_AUTO, 25, supports_f32, run, packed_size, pack},
-    {"conv_f32__dnnl", "FusedConv", "com.strata", 0, GEMM_ISA_AUTO, 25, supports_f32, run, packed_size, pack},
-    {"conv_nhwc_f32__dnnl", "FusedConv", "com.strata", 0, GEMM_ISA_AUTO, 35, supports_nhwc_f32, run, packed_size, pack},
-    {"conv_bf16__dnnl", "Conv", "", CPU_AVX512BF16, GEMM_ISA_AUTO, 100, supports_bf16, run, packed_size, pack},
-    {"conv_bf16__dnnl", "FusedConv", "com.strata", CPU_AVX512BF16, GEMM_ISA_AUTO, 100, supports_bf16, run, packed_size, pack},
-    {"conv_nhwc_bf16__dnnl", "FusedConv", "com.strata", CPU_AVX512BF16, GEMM_ISA_AUTO, 100, supports_nhwc_bf16, run, packed_size, pack},
+    {"conv_f32__dnnl", "Conv", "", 0, GEMM_ISA_AUTO, 25, supports_f32, run, packed_size, pack, residual_in_place},
+    {"conv_f32__dnnl", "FusedConv", "com.strata", 0, GEMM_ISA_AUTO, 25, supports_f32, run, packed_size, pack, residual_in_place},
+    {"conv_nhwc_f32__dnnl", "FusedConv", "com.strata", 0, GEMM_ISA_AUTO, 35, supports_nhwc_f32, run, packed_size, pack, residual_in_place},
+    {"conv_bf16__dnnl", "Conv", "", CPU_AVX512BF16, GEMM_ISA_AUTO, 100, supports_bf16, run, packed_size, pack, NULL},
+    {"conv_bf16__dnnl", "FusedConv", "com.strata", CPU_AVX512BF16, GEMM_ISA_AUTO, 100, supports_bf16, run, packed_size, pack, NULL},
+    {"conv_nhwc_bf16__dnnl", "FusedConv", "com.strata", CPU_AVX512BF16, GEMM_ISA_AUTO, 100, supports_nhwc_bf16, run, packed_size, pack, NULL},
     /* the same NCHW fp32 kernel ahead of ours (priority 30) where it measured faster */
-    {"conv_f32__dnnl", "Conv", "", 0, GEMM_ISA_AUTO, 45, supports_f32_first, run, packed_size, pack},
-    {"conv_f32__dnnl", "FusedConv", "com.strata", 0, GEMM_ISA_AUTO, 45, supports_f32_first, run, packed_size, pack},
+    {"conv_f32__dnnl", "Conv", "", 0, GEMM_ISA_AUTO, 45, supports_f32_first, run, packed_size, pack, residual_in_place},
+    {"conv_f32__dnnl", "FusedConv", "com.strata", 0, GEMM_ISA_AUTO, 45, supports_f32_first, run, packed_size, pack, residual_in_place},
 };
 const size_t fast_dnnl_conv_count = ARRAY_LEN(fast_dnnl_conv_kernels);
 

@@ -92,9 +92,9 @@ static strata_status run(const fast_kernel *k, const op_node *n, const strata_te
 }
 
 const fast_kernel fast_dnnl_kernels[] = {
-    {"gemm_f32__dnnl", "Gemm", "", 0, GEMM_ISA_AUTO, 5, supports, run, NULL, NULL},
-    {"gemm_f32__dnnl", "FusedGemm", "com.strata", 0, GEMM_ISA_AUTO, 5, supports, run, NULL, NULL},
-    {"matmul_f32__dnnl", "MatMul", "", 0, GEMM_ISA_AUTO, 5, supports, run, NULL, NULL},
-    {"matmul_f32__dnnl", "FusedMatMul", "com.strata", 0, GEMM_ISA_AUTO, 5, supports, run, NULL, NULL},
+    {"gemm_f32__dnnl", "Gemm", "", 0, GEMM_ISA_AUTO, 5, supports, run, NULL, NULL, NULL},
+    {"gemm_f32__dnnl", "FusedGemm", "com.strata", 0, GEMM_ISA_AUTO, 5, supports, run, NULL, NULL, NULL},
+    {"matmul_f32__dnnl", "MatMul", "", 0, GEMM_ISA_AUTO, 5, supports, run, NULL, NULL, NULL},
+    {"matmul_f32__dnnl", "FusedMatMul", "com.strata", 0, GEMM_ISA_AUTO, 5, supports, run, NULL, NULL, NULL},
 };
 const size_t fast_dnnl_count = ARRAY_LEN(fast_dnnl_kernels);

@@ -574,19 +574,19 @@ static bool supports_f32(const op_node *n, const strata_tensor *const *in)
 }
 
 const fast_kernel fast_dnnl_matmul_kernels[] = {
-    {"gemm_f32_brgemm__dnnl", "Gemm", "", CPU_AVX512, GEMM_ISA_AUTO, F32_PRIORITY, supports_f32, run, packed_size, pack},
+    {"gemm_f32_brgemm__dnnl", "Gemm", "", CPU_AVX512, GEMM_ISA_AUTO, F32_PRIORITY, supports_f32, run, packed_size, pack, NULL},
     {"gemm_f32_brgemm__dnnl", "FusedGemm", "com.strata", CPU_AVX512, GEMM_ISA_AUTO, F32_PRIORITY, supports_f32, run,
-     packed_size, pack},
+     packed_size, pack, NULL},
     {"matmul_f32_brgemm__dnnl", "MatMul", "", CPU_AVX512, GEMM_ISA_AUTO, F32_PRIORITY, supports_f32, run, packed_size,
-     pack},
+     pack, NULL},
     {"matmul_f32_brgemm__dnnl", "FusedMatMul", "com.strata", CPU_AVX512, GEMM_ISA_AUTO, F32_PRIORITY, supports_f32, run,
-     packed_size, pack},
-    {"gemm_bf16__dnnl", "Gemm", "", CPU_AVX512BF16, GEMM_ISA_AUTO, BF16_PRIORITY, supports, run, packed_size, pack},
+     packed_size, pack, NULL},
+    {"gemm_bf16__dnnl", "Gemm", "", CPU_AVX512BF16, GEMM_ISA_AUTO, BF16_PRIORITY, supports, run, packed_size, pack, NULL},
     {"gemm_bf16__dnnl", "FusedGemm", "com.strata", CPU_AVX512BF16, GEMM_ISA_AUTO, BF16_PRIORITY, supports, run,
-     packed_size, pack},
+     packed_size, pack, NULL},
     {"matmul_bf16__dnnl", "MatMul", "", CPU_AVX512BF16, GEMM_ISA_AUTO, BF16_PRIORITY, supports, run, packed_size,
-     pack},
+     pack, NULL},
     {"matmul_bf16__dnnl", "FusedMatMul", "com.strata", CPU_AVX512BF16, GEMM_ISA_AUTO, BF16_PRIORITY, supports, run,
-     packed_size, pack},
+     packed_size, pack, NULL},
 };
 const size_t fast_dnnl_matmul_count = ARRAY_LEN(fast_dnnl_matmul_kernels);
