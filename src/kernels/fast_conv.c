@@ -2,6 +2,8 @@
  * conv_f32_gemm: the packed GEMM with the weights prepacked at compile time as its A operand,
  * im2col written straight into its packed-B panels (1x1 stride-1 unpadded convs read the input
  * as B), bias, residual and activation fused into its epilogue, per image and group;
+ * conv_f32_pw: the same for 1x1 stride-1 unpadded convs, the microkernel reading the input's
+ * rows in place instead of copying them into panels (AVX-512);
  * conv_f32_dw: depthwise (groups == channels), threaded over channels: a padded, stride-phase
  * split copy of each plane and an AVX-512 / AVX2 row kernel with the epilogue fused, or loops. */
 #include <string.h>
@@ -33,6 +35,20 @@ static bool supports_gemm(const op_node *n, const strata_tensor *const *in)
     int64_t g = op_attr_int(n, "group", 1);
     if (g < 1) return false;
     return !(g > 1 && g == in[0]->dims[1] && in[1]->dims[1] == 1 && in[1]->dims[0] == g); /* dw: below */
+}
+
+/* conv_f32_pw: a 1x1, stride-1, unpadded conv, whose input rows the GEMM reads in place. */
+static bool supports_pw(const op_node *n, const strata_tensor *const *in)
+{
+    if (!supports_gemm(n, in) || in[1]->dims[2] != 1 || in[1]->dims[3] != 1) return false;
+    size_t ns = 0, np = 0;
+    const int64_t *st = op_attr_ints(n, "strides", &ns), *pads = op_attr_ints(n, "pads", &np);
+    for (size_t i = 0; st && i < ns; i++)
+        if (st[i] != 1) return false;
+    for (size_t i = 0; pads && i < np; i++)
+        if (pads[i] != 0) return false;
+    return strcmp(op_attr_string(n, "auto_pad", "NOTSET"), "NOTSET") == 0 ||
+           strcmp(op_attr_string(n, "auto_pad", "NOTSET"), "VALID") == 0;
 }
 
 static bool supports_dw(const op_node *n, const strata_tensor *const *in)
@@ -194,6 +210,7 @@ typedef struct conv_gemm_job {
     size_t pw_stride;
     int64_t cg, mg, K, HoWo;
     bool direct, tail;
+    bool b_in_place;                   /* conv_f32_pw: the GEMM reads the input rows in place */
     char *ws;                          /* per-thread GEMM workspaces, ws_bytes each */
     size_t ws_bytes;
     strata_status st[MAX_CONV_THREADS];
@@ -216,6 +233,7 @@ static gemm_args conv_gemm_args_cp(const conv_gemm_job *j, int64_t img, int64_t 
         a.epi.bias_kind = GEMM_BIAS_ROW;
         a.epi.bias = j->bias + g * j->mg;
     }
+    a.b_in_place = j->b_in_place && j->direct;
     if (j->z == j->y) {
         a.beta = 1.0f; /* in place: C holds the residual, the GEMM adds to it */
     } else if (j->z) {
@@ -242,8 +260,8 @@ static void conv_gemm_task(void *arg, int64_t t, int thread_index)
     if (st != STRATA_OK && j->st[thread_index] == STRATA_OK) j->st[thread_index] = st;
 }
 
-static strata_status run_gemm(const fast_kernel *k, const op_node *n, const strata_tensor *const *in,
-                              strata_tensor *const *out, const kernel_ctx *ctx)
+static strata_status run_conv_gemm(const fast_kernel *k, const op_node *n, const strata_tensor *const *in,
+                                   strata_tensor *const *out, const kernel_ctx *ctx, bool b_in_place)
 {
     strata_tensor *y = out[0];
     const strata_tensor *b = n->n_inputs > 2 ? in[2] : NULL, *z = n->n_inputs > 3 ? in[3] : NULL;
@@ -262,7 +280,7 @@ static strata_status run_gemm(const fast_kernel *k, const op_node *n, const stra
     size_t pw_stride;
     if ((st = packed_w(k, n, in, mg, K, s.groups, &pw, &pw_stride)) != STRATA_OK) return st;
     conv_gemm_job j = {&s, k, in[0]->data, in[1]->data, y->data, b ? b->data : NULL, NULL, &act, pw, pw_stride,
-                       cg, mg, K, HoWo, direct, tail, NULL, 0, {STRATA_OK}};
+                       cg, mg, K, HoWo, direct, tail, b_in_place, NULL, 0, {STRATA_OK}};
     if (z_exact && !tail) j.z = z->data;
     int threads = ctx->n_threads > 0 ? ctx->n_threads : 1;
     int64_t n_tasks = s.N * s.groups;
@@ -288,6 +306,18 @@ static strata_status run_gemm(const fast_kernel *k, const op_node *n, const stra
     float *Y = y->data;
     if (st == STRATA_OK && tail) fast_tail(Y, y->dims, y->rank, z, &act);
     return st;
+}
+
+static strata_status run_gemm(const fast_kernel *k, const op_node *n, const strata_tensor *const *in,
+                              strata_tensor *const *out, const kernel_ctx *ctx)
+{
+    return run_conv_gemm(k, n, in, out, ctx, false);
+}
+
+static strata_status run_pw(const fast_kernel *k, const op_node *n, const strata_tensor *const *in,
+                            strata_tensor *const *out, const kernel_ctx *ctx)
+{
+    return run_conv_gemm(k, n, in, out, ctx, true);
 }
 
 /* ---- depthwise ------------------------------------------------------------------------------ */
@@ -472,12 +502,14 @@ const fast_kernel fast_conv_kernels[] = {
     {"conv_f32_gemm__avx512", "FusedConv", "com.strata", CPU_AVX512, GEMM_ISA_AVX512, 30, supports_gemm, run_gemm, packed_size_w, pack_w, fast_residual_in_epilogue},
     {"conv_f32_gemm__avx2", "FusedConv", "com.strata", CPU_AVX2, GEMM_ISA_AVX2, 20, supports_gemm, run_gemm, packed_size_w, pack_w, fast_residual_in_epilogue},
     {"conv_f32_gemm__scalar", "FusedConv", "com.strata", 0, GEMM_ISA_SCALAR, 10, supports_gemm, run_gemm, packed_size_w, pack_w, fast_residual_in_epilogue},
+    {"conv_f32_pw__avx512", "FusedConv", "com.strata", CPU_AVX512, GEMM_ISA_AVX512, 29, supports_pw, run_pw, packed_size_w, pack_w, fast_residual_in_epilogue},
     {"conv_f32_dw__avx512", "FusedConv", "com.strata", CPU_AVX512, GEMM_ISA_AVX512, 30, supports_dw, run_dw, NULL, NULL, NULL},
     {"conv_f32_dw__avx2", "FusedConv", "com.strata", CPU_AVX2, GEMM_ISA_AVX2, 20, supports_dw, run_dw, NULL, NULL, NULL},
     {"conv_f32_dw__scalar", "FusedConv", "com.strata", 0, GEMM_ISA_SCALAR, 10, supports_dw, run_dw, NULL, NULL, NULL},
     {"conv_f32_gemm__avx512", "Conv", "", CPU_AVX512, GEMM_ISA_AVX512, 30, supports_gemm, run_gemm, packed_size_w, pack_w, fast_residual_in_epilogue},
     {"conv_f32_gemm__avx2", "Conv", "", CPU_AVX2, GEMM_ISA_AVX2, 20, supports_gemm, run_gemm, packed_size_w, pack_w, fast_residual_in_epilogue},
     {"conv_f32_gemm__scalar", "Conv", "", 0, GEMM_ISA_SCALAR, 10, supports_gemm, run_gemm, packed_size_w, pack_w, fast_residual_in_epilogue},
+    {"conv_f32_pw__avx512", "Conv", "", CPU_AVX512, GEMM_ISA_AVX512, 29, supports_pw, run_pw, packed_size_w, pack_w, fast_residual_in_epilogue},
     {"conv_f32_dw__avx512", "Conv", "", CPU_AVX512, GEMM_ISA_AVX512, 30, supports_dw, run_dw, NULL, NULL, NULL},
     {"conv_f32_dw__avx2", "Conv", "", CPU_AVX2, GEMM_ISA_AVX2, 20, supports_dw, run_dw, NULL, NULL, NULL},
     {"conv_f32_dw__scalar", "Conv", "", 0, GEMM_ISA_SCALAR, 10, supports_dw, run_dw, NULL, NULL, NULL},

@@ -255,6 +255,7 @@ typedef struct driver {
     int64_t a_floats;       /* A block floats within a thread's scratch (B block follows) */
     int64_t m_step, n_step; /* task rectangle (multiples of mr / nr) */
     int64_t grid_n;         /* tasks along N */
+    bool b_in_place;        /* with packed A: B's rows read in place (g->b_in_place, AVX-512) */
 } driver;
 
 /* Computes C[m0:m1, n0:n1]. Loop nest: K blocks (pack op(B)[kc, n0:n1] once, unless B is
@@ -274,6 +275,7 @@ static void run_rect(const driver *dr, float *ws, int64_t m0, int64_t m1, int64_
     t.act = g->epi.act;
     t.act_min = g->epi.act_min;
     t.act_max = g->epi.act_max;
+    t.ldb_in_place = 0;
     const int64_t kb = k_block(d, g->M, K, dr->packed_b != NULL);
     for (int64_t pc = 0; pc < K || pc == 0; pc += kb) {
         int64_t kc = K - pc < kb ? K - pc : kb;
@@ -329,13 +331,17 @@ static void run_rect_pa(const driver *dr, float *ws, int64_t m0, int64_t m1, int
     t.act = g->epi.act;
     t.act_min = g->epi.act_min;
     t.act_max = g->epi.act_max;
+    t.ldb_in_place = dr->b_in_place ? g->ldb : 0;
     for (int64_t jc = n0; jc < n1; jc += d->ncp) {
         int64_t jn = n1 - jc < d->ncp ? n1 - jc : d->ncp;
         for (int64_t pc = 0; pc < K || pc == 0; pc += d->kc) {
             int64_t kc = K - pc < d->kc ? K - pc : d->kc;
             const float *bp;
             int64_t b_stride;
-            if (dr->packed_b) {
+            if (dr->b_in_place) { /* column j of row pc: the kernel walks the rows itself */
+                bp = g->B + pc * g->ldb + jc;
+                b_stride = nr;
+            } else if (dr->packed_b) {
                 bp = dr->packed_b + (jc / nr * K + pc) * nr;
                 b_stride = K * nr;
             } else {
@@ -494,6 +500,7 @@ static strata_status run(const gemm_args *g, const isa_info *d, const float *pac
     dr.d = d;
     dr.packed_b = packed_b;
     dr.packed_a = packed_a;
+    dr.b_in_place = packed_a && g->b_in_place && !g->trans_b && !g->pack_b && d->isa == GEMM_ISA_AVX512;
     int64_t af, bf;
     scratch_floats(d, g->M, g->N, g->K, packed_b != NULL, packed_a != NULL, &af, &bf);
     dr.a_floats = af;

@@ -86,6 +86,11 @@ typedef struct gemm_args {
     gemm_isa isa;           /* AUTO, or a forced ISA (UNSUPPORTED if this CPU lacks it) */
     gemm_pack_b_fn pack_b;  /* op(B) producer, or NULL: B, ldb and trans_b are then unused */
     const void *pack_b_ctx; /* its context */
+    bool b_in_place;        /* gemm_f32_with_packed_a only: the microkernel reads op(B)'s rows
+                               in place, ldb apart, instead of copying them into panels (B
+                               not transposed, no pack_b; a 1x1 conv's input read once where
+                               the copy would cost as much as the FMAs). Honoured by the
+                               AVX-512 kernel; other ISAs pack as usual */
     void *workspace;        /* packing scratch of gemm_f32_workspace_size bytes, 64-byte
                                aligned; NULL: the call allocates (and frees) it itself */
     size_t workspace_bytes; /* size of workspace */
@@ -152,6 +157,8 @@ typedef struct gemm_tile {
     int64_t ldr;           /* row stride of residual */
     gemm_act act;          /* activation */
     float act_min, act_max;/* CLIP bounds */
+    int64_t ldb_in_place;  /* 0: b is a packed panel (NR floats a K step); else b points into
+                              op(B)'s rows, this many floats apart, columns past n not read */
 } gemm_tile;
 
 /* C[m x n] (m <= MR, n <= NR) from a packed A panel (kc steps of MR floats, rows past m zero)

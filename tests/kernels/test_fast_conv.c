@@ -199,6 +199,37 @@ static void gemm_sweep_in_place(const char *name)
     g_in_place = false;
 }
 
+/* conv_f32_pw: 1x1 stride-1 unpadded convs, the input rows read in place (H*W tails below a
+ * vector and between one and two, K past a K block, groups, batch). */
+static const conv_case pw_cases[] = {
+    {1, 3, 9, 11, 5, 1, 1, 1, 1, 0, 0, 1, 1, 1},     /* H*W = 99: tails */
+    {2, 16, 7, 7, 33, 1, 1, 1, 1, 0, 0, 1, 1, 1},    /* 49 pixels, batch, M off the tile */
+    {1, 300, 5, 5, 20, 1, 1, 1, 1, 0, 0, 1, 1, 1},   /* K = 300 > 256 */
+    {1, 64, 14, 14, 64, 1, 1, 1, 1, 0, 0, 1, 1, 1},  /* 196 pixels */
+    {3, 8, 4, 5, 12, 1, 1, 1, 1, 0, 0, 1, 1, 2},     /* 2 groups, batch 3, 20 pixels */
+    {1, 40, 1, 9, 7, 1, 1, 1, 1, 0, 0, 1, 1, 1},     /* 9 pixels */
+    {1, 24, 40, 33, 70, 1, 1, 1, 1, 0, 0, 1, 1, 1},  /* 1320 pixels: past one column block */
+};
+
+static void pw_sweep(bool in_place)
+{
+    int fails = 0;
+    g_in_place = in_place;
+    for (size_t i = 0; i < ARRAY_LEN(pw_cases) && fails < 3; i++)
+        for (int v = 0; v < 8 && fails < 3; v++) {
+            const char *act = v % 3 == 0 ? "" : v % 3 == 1 ? "Relu" : "Clip";
+            fails += !conv_check("conv_f32_pw__avx512", &pw_cases[i], act, in_place || (v & 2) != 0, (v & 1) == 0,
+                                 v & 4 ? 2 : 1, 1300 + i * 17 + (uint64_t)v);
+        }
+    g_in_place = false;
+}
+
+TEST(test_fast_conv_pw_avx512)
+{
+    pw_sweep(false);
+    pw_sweep(true);
+}
+
 TEST(test_fast_conv_gemm_in_place)
 {
     gemm_sweep_in_place("conv_f32_gemm__scalar");

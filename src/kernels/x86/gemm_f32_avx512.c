@@ -100,10 +100,13 @@ INLINE void store_vec(__m512 acc, float *c, __mmask16 k, int i, int j, const gem
     _mm512_mask_storeu_ps(c, k, v);
 }
 
-/* The kernel body for a compile-time row count ROWS (<= MR); A panel stride stays MR. */
-INLINE void kernel_rows(const int ROWS, int64_t kc, const float *a, const float *b, float *c,
+/* The kernel body for a compile-time row count ROWS (<= MR); A panel stride stays MR. B is a
+ * packed panel, or with IN_PLACE rows of op(B) t->ldb_in_place floats apart, read with column
+ * masks (nothing past column n is touched) while the next 32 columns of each row are fetched. */
+INLINE void kernel_rows(const int ROWS, const int IN_PLACE, int64_t kc, const float *a, const float *b, float *c,
                         int64_t ldc, int n, const gemm_tile *t)
 {
+    const int64_t bs = IN_PLACE ? t->ldb_in_place : NR;
     __m512 acc0[MR], acc1[MR];
 #pragma GCC unroll 14
     for (int i = 0; i < ROWS; i++) {
@@ -113,6 +116,8 @@ INLINE void kernel_rows(const int ROWS, int64_t kc, const float *a, const float 
     /* The C tile is fetched PREFETCH_C steps before the end of the K loop: late enough that the
      * streaming B panel does not evict it from L1 again, early enough to hide an L3 miss. */
     int64_t k_main = kc > PREFETCH_C ? kc - PREFETCH_C : 0;
+    __mmask16 k0 = n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1);
+    __mmask16 k1 = n >= 32 ? (__mmask16)0xFFFF : n > 16 ? (__mmask16)((1u << (n - 16)) - 1) : 0;
     for (int pass = 0; pass < 2; pass++) {
         int64_t k_end = pass == 0 ? k_main : kc;
         if (pass == 1) {
@@ -123,8 +128,15 @@ INLINE void kernel_rows(const int ROWS, int64_t kc, const float *a, const float 
             }
         }
         for (int64_t p = pass == 0 ? 0 : k_main; p < k_end; p++) {
-            __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
-            _mm_prefetch((const char *)(b + 8 * NR), _MM_HINT_T0);
+            __m512 b0, b1;
+            if (IN_PLACE) {
+                b0 = _mm512_maskz_loadu_ps(k0, b), b1 = _mm512_maskz_loadu_ps(k1, b + 16);
+                _mm_prefetch((const char *)(b + NR), _MM_HINT_T0);
+                _mm_prefetch((const char *)(b + NR + 16), _MM_HINT_T0);
+            } else {
+                b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+                _mm_prefetch((const char *)(b + 8 * NR), _MM_HINT_T0);
+            }
             _mm_prefetch((const char *)(a + PREFETCH_A * MR), _MM_HINT_T0);
 #pragma GCC unroll 14
             for (int i = 0; i < ROWS; i++) {
@@ -133,11 +145,9 @@ INLINE void kernel_rows(const int ROWS, int64_t kc, const float *a, const float 
                 acc1[i] = _mm512_fmadd_ps(ai, b1, acc1[i]);
             }
             a += MR;
-            b += NR;
+            b += bs;
         }
     }
-    __mmask16 k0 = n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1);
-    __mmask16 k1 = n >= 32 ? (__mmask16)0xFFFF : n > 16 ? (__mmask16)((1u << (n - 16)) - 1) : 0;
 #pragma GCC unroll 14
     for (int i = 0; i < ROWS; i++) {
         store_vec(acc0[i], c + i * ldc, k0, i, 0, t);
@@ -148,33 +158,40 @@ INLINE void kernel_rows(const int ROWS, int64_t kc, const float *a, const float 
 
 /* The same for a tile of at most 16 columns (the tail panel of a narrow C: 7x7 and 14x14
  * feature maps): one accumulator per row, half the FMAs. */
-INLINE void kernel_rows_half(const int ROWS, int64_t kc, const float *a, const float *b, float *c,
+INLINE void kernel_rows_half(const int ROWS, const int IN_PLACE, int64_t kc, const float *a, const float *b, float *c,
                              int64_t ldc, int n, const gemm_tile *t)
 {
+    const int64_t bs = IN_PLACE ? t->ldb_in_place : NR;
+    __mmask16 k0 = n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1);
     __m512 acc0[MR];
 #pragma GCC unroll 14
     for (int i = 0; i < ROWS; i++) acc0[i] = _mm512_setzero_ps();
     for (int64_t p = 0; p < kc; p++) {
-        __m512 b0 = _mm512_loadu_ps(b);
-        _mm_prefetch((const char *)(b + 8 * NR), _MM_HINT_T0);
+        __m512 b0 = IN_PLACE ? _mm512_maskz_loadu_ps(k0, b) : _mm512_loadu_ps(b);
+        _mm_prefetch((const char *)(b + (IN_PLACE ? NR : 8 * NR)), _MM_HINT_T0);
         _mm_prefetch((const char *)(a + PREFETCH_A * MR), _MM_HINT_T0);
 #pragma GCC unroll 14
         for (int i = 0; i < ROWS; i++) acc0[i] = _mm512_fmadd_ps(_mm512_set1_ps(a[i]), b0, acc0[i]);
         a += MR;
-        b += NR;
+        b += bs;
     }
-    __mmask16 k0 = n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1);
 #pragma GCC unroll 14
     for (int i = 0; i < ROWS; i++) store_vec(acc0[i], c + i * ldc, k0, i, 0, t);
     if (t->last && t->act >= GEMM_ACT_SIGMOID) act_tile(c, ldc, ROWS, n, t->act);
 }
 
-#define ROWS_FN(R)                                                                          \
-    static void rows_##R(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, \
-                         int n, const gemm_tile *t)                                         \
-    {                                                                                       \
-        if (n <= 16) kernel_rows_half(R, kc, a, b, c, ldc, n, t);                           \
-        else kernel_rows(R, kc, a, b, c, ldc, n, t);                                        \
+#define ROWS_FN(R)                                                                                 \
+    static void rows_##R(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,        \
+                         int n, const gemm_tile *t)                                                \
+    {                                                                                              \
+        if (t->ldb_in_place) {                                                                     \
+            if (n <= 16) kernel_rows_half(R, 1, kc, a, b, c, ldc, n, t);                           \
+            else kernel_rows(R, 1, kc, a, b, c, ldc, n, t);                                        \
+        } else if (n <= 16) {                                                                      \
+            kernel_rows_half(R, 0, kc, a, b, c, ldc, n, t);                                        \
+        } else {                                                                                   \
+            kernel_rows(R, 0, kc, a, b, c, ldc, n, t);                                             \
+        }                                                                                          \
     }
 ROWS_FN(1) ROWS_FN(2) ROWS_FN(3) ROWS_FN(4) ROWS_FN(5) ROWS_FN(6) ROWS_FN(7)
 ROWS_FN(8) ROWS_FN(9) ROWS_FN(10) ROWS_FN(11) ROWS_FN(12) ROWS_FN(13) ROWS_FN(14)
