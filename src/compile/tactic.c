@@ -1,8 +1,8 @@
 /* compile/tactic.c — the kernel (tactic) for each node. heuristic: the highest-priority fast
  * kernel this CPU runs that supports the node, else the reference op. autotune: every
  * candidate (fast kernels of every ISA this CPU has, and the reference op) is timed on this
- * machine at the node's compile-time shapes (median of a few runs after a warm-up) and the
- * fastest kept; results go to the timing cache keyed by op, shapes, dtypes, attributes, kernel
+ * machine at the node's compile-time shapes (the median of five runs after a warm-up, candidates
+ * taking turns) and the fastest kept; results go to the timing cache keyed by op, shapes, dtypes, attributes, kernel
  * and CPU. reference: reference ops only (portable plans, the oracle). */
 #include <stdio.h>
 #include <string.h>
@@ -65,49 +65,131 @@ static void cache_key(const ir_node *n, const strata_tensor *const *pin, const c
                  cpu_features(), n_threads);
 }
 
-/* Times one candidate (fast kernel k, or the reference op when k is NULL); UINT64_MAX when it
- * fails on these inputs. Before each run every input but the first (the weights, bias, packed
- * form) leaves the caches: in a model the weights come from memory while the activation was
- * just written, and a kernel timed on hot weights wins where it would lose in place (BERT-base:
- * oneDNN's sgemm timed ahead of its brgemm on hot 768x768 weights, 10% behind in the model). */
-static uint64_t time_candidate(const op_node *on, const op_def *ref, const fast_kernel *k,
-                               const strata_tensor *const *in_given, strata_tensor *const *out, thread_pool *pool,
-                               int n_threads, bool in_place)
-{
-    kernel_ctx kc = {pool, n_threads};
-    uint64_t best[5];
-    int runs = 0;
-    uint64_t spent = 0;
-    /* in place (the memory plan will give the output its residual's memory): the residual is
-     * copied into the output before each run and read from there */
+/* One candidate under timing: its node as lowering will run it (with the packed weights
+ * lowering would attach, built here with k->pack and passed the same way: an extra uint8 input
+ * named by "packed_input", so a kernel whose unpacked path packs on every call is not charged
+ * for it), its inputs, and what it measured so far. */
+typedef struct trial {
+    const fast_kernel *k;        /* NULL: the reference op */
+    size_t cand;                 /* its index among the candidates (n_cands: the reference) */
+    op_node node;
+    attr attrs[65];
     const strata_tensor *in[MAX_IO];
-    strata_tensor zview;
-    for (size_t i = 0; i < on->n_inputs && i < MAX_IO; i++) in[i] = in_given[i];
-    if (in_place) {
-        zview = *in_given[3];
-        zview.data = out[0]->data;
-        in[3] = &zview;
+    strata_tensor *packed;       /* the packed weights, or NULL */
+    strata_tensor zview;         /* in place: the residual, read from the output's memory */
+    const strata_tensor *z;      /* in place: the residual copied there before each run */
+    uint64_t best, spent;        /* its time (median of its runs); time spent so far, warm-up included */
+    bool failed;                 /* a run returned an error: not a candidate for these inputs */
+    bool done;                   /* failed, or slow enough that the runs so far suffice */
+    char key[1024];              /* its timing-cache key */
+} trial;
+
+/* Sets t up for kernel k (NULL: reference) on inputs in, outputs out. */
+static void trial_prepare(trial *t, const fast_kernel *k, const op_node *on, const strata_tensor *const *in,
+                          strata_tensor *const *out, bool in_place)
+{
+    t->k = k;
+    t->node = *on;
+    for (size_t i = 0; i < on->n_inputs && i < MAX_IO; i++) t->in[i] = in[i];
+    t->best = UINT64_MAX;
+    size_t bytes = k && k->packed_size && k->pack && on->n_inputs + 5 <= MAX_IO && on->n_attrs < 64
+                       ? k->packed_size(k, on, in)
+                       : 0;
+    int64_t dims[1] = {(int64_t)bytes};
+    if (bytes && strata_tensor_create(STRATA_DTYPE_U8, 1, dims, &t->packed) == STRATA_OK &&
+        k->pack(k, on, in, t->packed->data) == STRATA_OK) {
+        size_t n_in = on->n_inputs;
+        while (n_in < 4) t->in[n_in++] = NULL; /* as lowering: the fused forms' optional inputs first */
+        t->in[n_in++] = t->packed;
+        memcpy(t->attrs, on->attrs, on->n_attrs * sizeof *t->attrs);
+        memset(&t->attrs[on->n_attrs], 0, sizeof t->attrs[0]);
+        t->attrs[on->n_attrs].name = (char *)"packed_input";
+        t->attrs[on->n_attrs].type = ATTR_INT;
+        t->attrs[on->n_attrs].i = (int64_t)n_in - 1;
+        t->node.attrs = t->attrs;
+        t->node.n_attrs = on->n_attrs + 1;
+        t->node.n_inputs = n_in;
+    } else { /* packs nothing, or packing failed: the plain node */
+        strata_tensor_destroy(t->packed);
+        t->packed = NULL;
     }
-    for (int r = 0; r < 6; r++) {
-        if (in_place) memcpy(out[0]->data, in_given[3]->data, out[0]->n_bytes);
-        for (size_t i = 1; i < on->n_inputs; i++)
-            if (in[i] && in[i]->data) cpu_flush_cache(in[i]->data, in[i]->n_bytes);
-        uint64_t t0 = clock_now_ns();
-        strata_status st = k ? k->run(k, on, in, out, &kc) : ref->compute(on, in, out);
-        uint64_t dt = clock_now_ns() - t0;
-        if (st != STRATA_OK) return UINT64_MAX;
-        spent += dt;
-        if (r == 0) continue; /* warm-up */
-        best[runs++] = dt;
-        if (spent > 200000000ull && runs >= 1) break; /* slow candidate: one timed run is enough */
+    if (in_place) { /* the memory plan will give the output its residual's memory */
+        t->z = in[3];
+        t->zview = *in[3];
+        t->zview.data = out[0]->data;
+        t->in[3] = &t->zview;
     }
-    for (int i = 1; i < runs; i++) /* median */
-        for (int j = i; j > 0 && best[j] < best[j - 1]; j--) {
-            uint64_t t = best[j];
-            best[j] = best[j - 1];
-            best[j - 1] = t;
+}
+
+/* One run of t; UINT64_MAX when it fails on these inputs. Before it every input but the first
+ * (the weights, bias, packed form) leaves the caches: in a model the weights come from memory
+ * while the activation was just written, and a kernel timed on hot weights wins where it would
+ * lose in place (BERT-base: oneDNN's sgemm timed ahead of its brgemm on hot 768x768 weights,
+ * 10% behind in the model). */
+static uint64_t trial_run(trial *t, const op_def *ref, strata_tensor *const *out, const kernel_ctx *kc)
+{
+    if (t->z) memcpy(out[0]->data, t->z->data, out[0]->n_bytes);
+    for (size_t i = 1; i < t->node.n_inputs; i++)
+        if (t->in[i] && t->in[i]->data) cpu_flush_cache(t->in[i]->data, t->in[i]->n_bytes);
+    uint64_t t0 = clock_now_ns();
+    strata_status st = t->k ? t->k->run(t->k, &t->node, t->in, out, kc) : ref->compute(&t->node, t->in, out);
+    uint64_t dt = clock_now_ns() - t0;
+    return st == STRATA_OK ? dt : UINT64_MAX;
+}
+
+/* Times the trials together: a warm-up run each, then rounds in which every trial runs once;
+ * each one's time is the median of its runs. Interleaved, a burst of load from elsewhere on a shared
+ * machine slows every candidate of a round instead of the one that happened to be running
+ * (timed one after another, candidates were misranked by 20-30% on this VM). */
+static void trials_time(trial *ts, size_t n, const op_def *ref, strata_tensor *const *out, thread_pool *pool,
+                        int n_threads)
+{
+    enum { ROUNDS = 5 };
+    const uint64_t slow_ns = 200000000ull; /* past this, the runs a candidate had suffice */
+    kernel_ctx kc = {pool, n_threads};
+    for (size_t i = 0; i < n; i++) {
+        uint64_t dt = trial_run(&ts[i], ref, out, &kc);
+        ts[i].failed = ts[i].done = dt == UINT64_MAX;
+        ts[i].spent = ts[i].done ? 0 : dt;
+    }
+    uint64_t runs[MAX_CANDIDATES + 1][ROUNDS];
+    int n_runs[MAX_CANDIDATES + 1] = {0};
+    for (int r = 0; r < ROUNDS; r++)
+        for (size_t i = 0; i < n && i <= MAX_CANDIDATES; i++) {
+            trial *t = &ts[i];
+            if (t->done) continue;
+            uint64_t dt = trial_run(t, ref, out, &kc);
+            if (dt == UINT64_MAX) {
+                t->failed = t->done = true;
+                continue;
+            }
+            runs[i][n_runs[i]++] = dt;
+            t->spent += dt;
+            if (t->spent > slow_ns) t->done = true;
         }
-    return best[runs / 2];
+    for (size_t i = 0; i < n && i <= MAX_CANDIDATES; i++) { /* the median of its runs */
+        uint64_t *v = runs[i];
+        for (int a = 1; a < n_runs[i]; a++)
+            for (int b = a; b > 0 && v[b] < v[b - 1]; b--) {
+                uint64_t x = v[b];
+                v[b] = v[b - 1];
+                v[b - 1] = x;
+            }
+        ts[i].best = ts[i].failed || !n_runs[i] ? UINT64_MAX : v[n_runs[i] / 2];
+    }
+}
+
+/* Keeps the first of rows that share a name (one kernel listed again at a higher priority for
+ * the shapes it won: timing it twice would only cost time); keeps order. */
+static size_t drop_repeated_names(const fast_kernel **cands, size_t n)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool seen = false;
+        for (size_t j = 0; j < kept && !seen; j++) seen = strcmp(cands[j]->name, cands[i]->name) == 0;
+        if (!seen) cands[kept++] = cands[i];
+    }
+    return kept;
 }
 
 /* Drops the rows the plan's precision does not allow (bf16 rows in an fp32 plan); keeps order. */
@@ -117,43 +199,6 @@ static size_t keep_precision(const fast_kernel **cands, size_t n, compile_precis
     for (size_t i = 0; i < n; i++)
         if (precision == PRECISION_BF16 || !fast_kernel_is_bf16(cands[i])) cands[kept++] = cands[i];
     return kept;
-}
-
-/* Times candidate k as it will run: with the packed weights lowering would attach (built here
- * with k->pack and passed the same way: an extra uint8 input named by "packed_input"), so a
- * kernel whose unpacked path converts or packs its weights on every call is not charged for
- * it. Falls back to the plain node when k packs nothing or packing fails. */
-static uint64_t time_packed(const op_node *on, const op_def *ref, const fast_kernel *k, const strata_tensor *const *in,
-                            strata_tensor *const *out, thread_pool *pool, int n_threads, bool in_place)
-{
-    size_t bytes = k && k->packed_size && k->pack && on->n_inputs + 5 <= MAX_IO && on->n_attrs < 64
-                       ? k->packed_size(k, on, in)
-                       : 0;
-    strata_tensor *packed = NULL;
-    int64_t dims[1] = {(int64_t)bytes};
-    if (bytes == 0 || strata_tensor_create(STRATA_DTYPE_U8, 1, dims, &packed) != STRATA_OK ||
-        k->pack(k, on, in, packed->data) != STRATA_OK) {
-        strata_tensor_destroy(packed);
-        return time_candidate(on, ref, k, in, out, pool, n_threads, in_place);
-    }
-    const strata_tensor *pin[MAX_IO];
-    size_t n_in = 0;
-    for (; n_in < on->n_inputs; n_in++) pin[n_in] = in[n_in];
-    while (n_in < 4) pin[n_in++] = NULL; /* as lowering: the fused forms' optional inputs first */
-    pin[n_in++] = packed;
-    attr attrs[65];
-    memcpy(attrs, on->attrs, on->n_attrs * sizeof *attrs);
-    memset(&attrs[on->n_attrs], 0, sizeof attrs[0]);
-    attrs[on->n_attrs].name = (char *)"packed_input";
-    attrs[on->n_attrs].type = ATTR_INT;
-    attrs[on->n_attrs].i = (int64_t)n_in - 1;
-    op_node pn = *on;
-    pn.attrs = attrs;
-    pn.n_attrs = on->n_attrs + 1;
-    pn.n_inputs = n_in;
-    uint64_t ns = time_candidate(&pn, ref, k, pin, out, pool, n_threads, in_place);
-    strata_tensor_destroy(packed);
-    return ns;
 }
 
 /* Does node i's input 3 (a conv's residual) have no reader after node i, no other slot of
@@ -206,7 +251,13 @@ static strata_status autotune(const ir_node *n, const op_node *on, const strata_
     if (ref->infer(on, in, outs) != STRATA_OK) goto done; /* leave the heuristic choice */
     for (size_t j = 0; j < n->n_outputs; j++)
         if (outs[j] && (st = tensor_alloc_data(outs[j])) != STRATA_OK) goto done;
-    uint64_t best_ns = UINT64_MAX;
+    trial *ts = mem_calloc(n_cands + 1, sizeof *ts);
+    if (!ts) {
+        st = error_set(STRATA_OUT_OF_MEMORY, "autotune: out of memory");
+        goto done;
+    }
+    size_t n_ts = 0;
+    uint64_t ns_of[MAX_CANDIDATES + 1];
     for (size_t c = 0; c <= n_cands; c++) {
         const fast_kernel *k = c < n_cands ? cands[c] : NULL;
         char name[300], key[1024];
@@ -218,16 +269,27 @@ static strata_status autotune(const ir_node *n, const op_node *on, const strata_
                         in[3]->data && outs[0] && in[3]->rank == outs[0]->rank && in[3]->dtype == outs[0]->dtype &&
                         memcmp(in[3]->dims, outs[0]->dims, (size_t)outs[0]->rank * sizeof outs[0]->dims[0]) == 0;
         if (in_place && strlen(key) + 9 < sizeof key) strcat(key, "|inplace");
-        uint64_t ns;
-        if (!timing_cache_get(tc, key, &ns)) {
-            ns = time_packed(on, ref, k, in, outs, pool, n_threads, in_place);
-            if ((st = timing_cache_put(tc, key, ns, true)) != STRATA_OK) goto done;
-        }
-        if (ns < best_ns) {
-            best_ns = ns;
-            *choice = k;
-        }
+        ns_of[c] = UINT64_MAX;
+        if (timing_cache_get(tc, key, &ns_of[c])) continue;
+        trial_prepare(&ts[n_ts], k, on, in, outs, in_place);
+        ts[n_ts].cand = c;
+        memcpy(ts[n_ts].key, key, sizeof key);
+        n_ts++;
     }
+    trials_time(ts, n_ts, ref, outs, pool, n_threads);
+    for (size_t i = 0; i < n_ts; i++) {
+        ns_of[ts[i].cand] = ts[i].best;
+        if (st == STRATA_OK) st = timing_cache_put(tc, ts[i].key, ts[i].best, true);
+        strata_tensor_destroy(ts[i].packed);
+    }
+    mem_free(ts);
+    if (st != STRATA_OK) goto done;
+    uint64_t best_ns = UINT64_MAX;
+    for (size_t c = 0; c <= n_cands; c++)
+        if (ns_of[c] < best_ns) {
+            best_ns = ns_of[c];
+            *choice = c < n_cands ? cands[c] : NULL;
+        }
 done:
     for (size_t k = 0; k < MAX_IO; k++) {
         strata_tensor_destroy(inputs[k]);
@@ -264,6 +326,7 @@ strata_status tactic_choose(const ir_model *m, const ir_graph *g, const compile_
             const fast_kernel *cands[MAX_CANDIDATES];
             size_t n_cands = fast_kernel_candidates(&on, pin, cands, MAX_CANDIDATES);
             n_cands = keep_precision(cands, n_cands, o ? o->precision : PRECISION_FP32);
+            n_cands = drop_repeated_names(cands, n_cands);
             const fast_kernel *k = n_cands ? cands[0] : NULL;
             if (mode == TACTICS_AUTOTUNE && n_cands > 0)
                 st = autotune(n, &on, pin, cands, n_cands, &tc, pool, n_threads, residual_dies(g, i), &k);
