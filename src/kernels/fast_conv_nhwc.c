@@ -10,6 +10,7 @@
 
 #include "fast_internal.h"
 #include "ref/ref_nn.h"
+#include "x86/cnn_x86.h"
 #include "x86/nhwc_x86.h"
 
 #define DW_MAX_TAPS 64 /* depthwise kernels up to 8x8 */
@@ -700,9 +701,10 @@ typedef struct gap_job {
     const float *x;
     float *y;
     int64_t HW, C;
+    bool avx512; /* gap_nhwc_f32__avx512 */
 } gap_job;
 
-#define GAP_BLOCK 16 /* channels summed in a local array: the compiler keeps it in a vector register */
+#define GAP_CHUNK 2048 /* channels summed at once in a local array (8 KiB, in L1) */
 
 static void gap_image(void *arg, int64_t t, int thread_index)
 {
@@ -710,31 +712,38 @@ static void gap_image(void *arg, int64_t t, int thread_index)
     const gap_job *j = arg;
     float *y = j->y + t * j->C;
     const float *x = j->x + t * j->HW * j->C;
-    float inv = j->HW > 0 ? 1.0f / (float)j->HW : 0.0f;
-    int64_t c0 = 0;
-    /* y may alias nothing here, but summing into y[] through memory kept the loop scalar (a
-     * 0.55 ms GlobalAveragePool at MobileNetV2 batch 8) */
-    for (; c0 + GAP_BLOCK <= j->C; c0 += GAP_BLOCK) {
-        float acc[GAP_BLOCK] = {0};
-        for (int64_t p = 0; p < j->HW; p++)
-            for (int i = 0; i < GAP_BLOCK; i++) acc[i] += x[p * j->C + c0 + i];
-        for (int i = 0; i < GAP_BLOCK; i++) y[c0 + i] = acc[i] * inv;
+#if defined(__x86_64__)
+    if (j->avx512) {
+        pool_f32_gap_nhwc__avx512(x, j->HW, j->C, y);
+        return;
     }
-    for (int64_t c = c0; c < j->C; c++) {
-        float acc = 0.0f;
-        for (int64_t p = 0; p < j->HW; p++) acc += x[p * j->C + c];
-        y[c] = acc * inv;
+#endif
+    float inv = j->HW > 0 ? 1.0f / (float)j->HW : 0.0f;
+    /* pixel by pixel, each one's channels added to a local array: x streams front to back (a
+     * 16-channel column at a time read a line per pixel, 5 KiB apart: 0.16 ms for MobileNetV2's
+     * 8 x 7 x 7 x 1280); summing into y[] through memory kept the loop scalar (0.55 ms) */
+    float acc[GAP_CHUNK];
+    for (int64_t c0 = 0; c0 < j->C; c0 += GAP_CHUNK) {
+        int64_t cn = j->C - c0 < GAP_CHUNK ? j->C - c0 : GAP_CHUNK;
+        for (int64_t c = 0; c < cn; c++) acc[c] = 0.0f;
+        for (int64_t p = 0; p < j->HW; p++) {
+            const float *xp = x + p * j->C + c0;
+            int64_t c = 0;
+            for (; c + 16 <= cn; c += 16) /* fixed-count pieces: -O2 vectorises them */
+                for (int i = 0; i < 16; i++) acc[c + i] += xp[c + i];
+            for (; c < cn; c++) acc[c] += xp[c];
+        }
+        for (int64_t c = 0; c < cn; c++) y[c0 + c] = acc[c] * inv;
     }
 }
 
 static strata_status run_pool(const fast_kernel *k, const op_node *n, const strata_tensor *const *in,
                               strata_tensor *const *out, const kernel_ctx *ctx)
 {
-    (void)k;
     const strata_tensor *x = in[0];
     strata_tensor *y = out[0];
     if (strcmp(n->op_type, "GlobalAveragePool") == 0) {
-        gap_job j = {x->data, y->data, x->dims[1] * x->dims[2], x->dims[3]};
+        gap_job j = {x->data, y->data, x->dims[1] * x->dims[2], x->dims[3], k->gemm == GEMM_ISA_AVX512};
         thread_pool_parallel_for(ctx->pool, x->dims[0], gap_image, &j);
         return STRATA_OK;
     }
@@ -758,6 +767,7 @@ const fast_kernel fast_conv_nhwc_kernels[] = {
     {"conv_nhwc_f32_dw__scalar", "FusedConv", "com.strata", 0, GEMM_ISA_SCALAR, 32, supports_dw, run_dw, packed_size_dw, pack_dw, NULL},
     {"maxpool_nhwc_f32__scalar", "MaxPool", "com.strata", 0, GEMM_ISA_SCALAR, 10, supports_pool, run_pool, NULL, NULL, NULL},
     {"avgpool_nhwc_f32__scalar", "AveragePool", "com.strata", 0, GEMM_ISA_SCALAR, 10, supports_pool, run_pool, NULL, NULL, NULL},
+    {"gap_nhwc_f32__avx512", "GlobalAveragePool", "com.strata", CPU_AVX512, GEMM_ISA_AVX512, 15, supports_pool, run_pool, NULL, NULL, NULL},
     {"gap_nhwc_f32__scalar", "GlobalAveragePool", "com.strata", 0, GEMM_ISA_SCALAR, 10, supports_pool, run_pool, NULL, NULL, NULL},
 };
 const size_t fast_conv_nhwc_count = ARRAY_LEN(fast_conv_nhwc_kernels);

@@ -299,4 +299,9 @@ TEST(fast_conv_nhwc_pool_rows_match_reference)
     pool_case("GlobalAveragePool", "gap_nhwc_f32__scalar", 2, 7, 5, 19, 0, 0, 0, 0, 0, 10);
     pool_case("GlobalAveragePool", "gap_nhwc_f32__scalar", 3, 1, 3, 48, 0, 0, 0, 0, 0, 11); /* whole blocks */
     pool_case("GlobalAveragePool", "gap_nhwc_f32__scalar", 1, 4, 4, 7, 0, 0, 0, 0, 0, 12);  /* tail only */
+    pool_case("GlobalAveragePool", "gap_nhwc_f32__scalar", 2, 3, 2, 2100, 0, 0, 0, 0, 0, 13); /* past one chunk */
+    pool_case("GlobalAveragePool", "gap_nhwc_f32__avx512", 2, 7, 5, 19, 0, 0, 0, 0, 0, 14);   /* 16 + tail */
+    pool_case("GlobalAveragePool", "gap_nhwc_f32__avx512", 3, 1, 3, 48, 0, 0, 0, 0, 0, 15);   /* whole vectors */
+    pool_case("GlobalAveragePool", "gap_nhwc_f32__avx512", 1, 4, 4, 7, 0, 0, 0, 0, 0, 16);    /* tail only */
+    pool_case("GlobalAveragePool", "gap_nhwc_f32__avx512", 2, 7, 7, 1290, 0, 0, 0, 0, 0, 17); /* 128-blocks + tails */
 }

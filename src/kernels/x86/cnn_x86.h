@@ -23,6 +23,8 @@ void dwconv_f32_split2__avx512(const float *row, int64_t n, float *even, float *
 void pool_f32_max_row__avx512(float *acc, const float *x, int64_t n);
 /* True when x[0..n) holds a NaN. */
 bool pool_f32_has_nan__avx512(const float *x, int64_t n);
+/* y[c] = mean over the HW pixels of x[p * C + c] (one NHWC image). */
+void pool_f32_gap_nhwc__avx512(const float *x, int64_t HW, int64_t C, float *y);
 /* y[i] = max(t[2i], t[2i+1], t[2i+2]) for i < n: the 3-wide, stride-2 window maxima of a row
  * (ResNet's stem max pool); t holds 2n + 1 floats. */
 void pool_f32_max_k3s2__avx512(const float *t, float *y, int64_t n);

@@ -53,3 +53,27 @@ void pool_f32_max_k3s2__avx512(const float *t, float *y, int64_t n)
         y[i] = m;
     }
 }
+
+/* NHWC global average of one image (HW pixels of C channels): 128 channels at a time in eight
+ * accumulators (independent adds hide the latency), the pixels' 512-byte pieces read in order;
+ * a masked tail. */
+void pool_f32_gap_nhwc__avx512(const float *x, int64_t HW, int64_t C, float *y)
+{
+    const __m512 inv = _mm512_set1_ps(HW > 0 ? 1.0f / (float)HW : 0.0f);
+    int64_t c0 = 0;
+    for (; c0 + 128 <= C; c0 += 128) {
+        __m512 a[8];
+        for (int v = 0; v < 8; v++) a[v] = _mm512_setzero_ps();
+        for (int64_t p = 0; p < HW; p++) {
+            const float *xp = x + p * C + c0;
+            for (int v = 0; v < 8; v++) a[v] = _mm512_add_ps(a[v], _mm512_loadu_ps(xp + 16 * v));
+        }
+        for (int v = 0; v < 8; v++) _mm512_storeu_ps(y + c0 + 16 * v, _mm512_mul_ps(a[v], inv));
+    }
+    for (; c0 < C; c0 += 16) {
+        __mmask16 k = C - c0 >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (C - c0)) - 1);
+        __m512 a = _mm512_setzero_ps();
+        for (int64_t p = 0; p < HW; p++) a = _mm512_add_ps(a, _mm512_maskz_loadu_ps(k, x + p * C + c0));
+        _mm512_mask_storeu_ps(y + c0, k, _mm512_mul_ps(a, inv));
+    }
+}
