@@ -2,7 +2,9 @@
  * stride-1, single-group NCHW Conv / com.strata FusedConv: the weights transformed at compile
  * time into 36 packed-A GEMM operands U_xi [M x C]; per block of 4x4 output tiles, the input
  * transform V_xi [C x tiles], 36 GEMMs M_xi = U_xi V_xi and the output transform with bias,
- * residual and activation fused (tile transforms in winograd.h).
+ * residual and activation fused (tile transforms in winograd.h). conv_f32_winograd_f2 does the
+ * same with F(2x2,3x3) (16 operands, 2x2 output tiles): for 7x7 maps at batch 1, where 4x4
+ * tiles are 4 (mostly padding) and each of 36 weight matrices would stream for a 4-column B.
  *
  * Error: each output is a sum over C*36 products of transformed values whose magnitudes grow
  * by up to 10x per 1-D input transform and 19x per 1-D output transform (largest row sums of
@@ -26,6 +28,29 @@ void winograd_f32_output__scalar(const wino_geom *g, const wino_tile *tiles, int
                                  int64_t m0, int64_t m1, int64_t ldm, const wino_epi *e, float *y)
 {
     wino_output_body(g, tiles, n, mx, m0, m1, ldm, e, y, wino_scatter);
+}
+
+void winograd2_f32_input__scalar(const wino_geom *g, const wino_tile *tiles, int64_t n, const float *x,
+                                 int64_t c0, int64_t c1, float *v, int64_t ldv)
+{
+    wino2_input_body(g, tiles, n, x, c0, c1, v, ldv);
+}
+
+void winograd2_f32_output__scalar(const wino_geom *g, const wino_tile *tiles, int64_t n, const float *mx,
+                                  int64_t m0, int64_t m1, int64_t ldm, const wino_epi *e, float *y)
+{
+    wino2_output_body(g, tiles, n, mx, m0, m1, ldm, e, y);
+}
+
+/* Output tile size of row k: 2 for conv_f32_winograd_f2, else 4; and its transformed elements. */
+static int tile_of(const fast_kernel *k)
+{
+    return strstr(k->name, "winograd_f2") ? 2 : 4;
+}
+
+static int xi_of(int f)
+{
+    return (f + 2) * (f + 2);
 }
 
 /* ---- which nodes ---------------------------------------------------------------------------- */
@@ -82,7 +107,18 @@ static bool supports_wino(const op_node *n, const strata_tensor *const *in)
     return C >= 16 && M >= 16 && tiles >= 16;
 }
 
-/* ---- weights: U_xi = (G g G^T)[xi] as 36 packed-A operands of M x C ------------------------- */
+/* F(2x2,3x3) from 16 tiles of 2x2 on (a 7x7 map at batch 1 has 16). */
+static bool supports_wino2(const op_node *n, const strata_tensor *const *in)
+{
+    if (!conv_fits(n, in)) return false;
+    const int64_t C = in[1]->dims[1], M = in[1]->dims[0], N = in[0]->dims[0];
+    const int64_t H = in[0]->dims[2], W = in[0]->dims[3];
+    if (H < 0 || W < 0) return false;
+    int64_t tiles = ((H + 1) / 2) * ((W + 1) / 2) * (N > 0 ? N : 1);
+    return C >= 16 && M >= 16 && tiles >= 16;
+}
+
+/* ---- weights: U_xi = (G g G^T)[xi] as 36 (or 16) packed-A operands of M x C ---------------- */
 
 static size_t u_stride(int64_t M, int64_t C, gemm_isa isa)
 {
@@ -98,25 +134,36 @@ static const double G[6][3] = {
     {0, 0, 1},
 };
 
-/* Transforms wt [M][C][3][3] (in double) and packs the 36 operands at packed + xi * stride. */
-static strata_status pack_u(const op_node *n, const float *wt, int64_t M, int64_t C, gemm_isa isa, char *packed)
+static const double G2[4][3] = {
+    {1, 0, 0},
+    {0.5, 0.5, 0.5},
+    {0.5, -0.5, 0.5},
+    {0, 0, 1},
+};
+
+/* Transforms wt [M][C][3][3] (in double) for tiles of f x f outputs and packs the (f+2)^2
+ * operands at packed + xi * stride. */
+static strata_status pack_u(const op_node *n, const float *wt, int64_t M, int64_t C, gemm_isa isa, int f, char *packed)
 {
-    float *u = mem_alloc_aligned((size_t)(WINO_XI * M * C) * sizeof(float));
+    const int a = f + 2, nxi = a * a;
+    const double(*gm)[3] = f == 2 ? G2 : G;
+    float *u = mem_alloc_aligned((size_t)(nxi * M * C) * sizeof(float));
     if (!u) return nn_util_oom(n);
     for (int64_t m = 0; m < M; m++)
         for (int64_t c = 0; c < C; c++) {
             const float *g = wt + (m * C + c) * 9;
             double t[6][3];
-            for (int i = 0; i < 6; i++)
+            for (int i = 0; i < a; i++)
                 for (int j = 0; j < 3; j++)
-                    t[i][j] = G[i][0] * g[j] + G[i][1] * g[3 + j] + G[i][2] * g[6 + j];
-            for (int i = 0; i < 6; i++)
-                for (int j = 0; j < 6; j++)
-                    u[((i * 6 + j) * M + m) * C + c] = (float)(t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2]);
+                    t[i][j] = gm[i][0] * g[j] + gm[i][1] * g[3 + j] + gm[i][2] * g[6 + j];
+            for (int i = 0; i < a; i++)
+                for (int j = 0; j < a; j++)
+                    u[((i * a + j) * M + m) * C + c] =
+                        (float)(t[i][0] * gm[j][0] + t[i][1] * gm[j][1] + t[i][2] * gm[j][2]);
         }
     size_t stride = u_stride(M, C, isa);
     strata_status st = STRATA_OK;
-    for (int xi = 0; xi < WINO_XI && st == STRATA_OK; xi++)
+    for (int xi = 0; xi < nxi && st == STRATA_OK; xi++)
         st = gemm_f32_pack_a(M, C, u + (int64_t)xi * M * C, C, false, isa, packed + (size_t)xi * stride);
     mem_free_aligned(u);
     return st;
@@ -131,13 +178,13 @@ static bool const_w(const op_node *n, const strata_tensor *const *in)
 static size_t packed_size_wino(const fast_kernel *k, const op_node *n, const strata_tensor *const *in)
 {
     if (!const_w(n, in)) return 0;
-    return WINO_XI * u_stride(in[1]->dims[0], in[1]->dims[1], k->gemm);
+    return (size_t)xi_of(tile_of(k)) * u_stride(in[1]->dims[0], in[1]->dims[1], k->gemm);
 }
 
 static strata_status pack_wino(const fast_kernel *k, const op_node *n, const strata_tensor *const *in, void *packed)
 {
     if (!const_w(n, in)) return op_error(n, STRATA_INTERNAL, "no constant 3x3 weight to pack");
-    return pack_u(n, in[1]->data, in[1]->dims[0], in[1]->dims[1], k->gemm, packed);
+    return pack_u(n, in[1]->data, in[1]->dims[0], in[1]->dims[1], k->gemm, tile_of(k), packed);
 }
 
 /* ---- the run -------------------------------------------------------------------------------- */
@@ -146,7 +193,8 @@ typedef struct wino_job {
     const wino_geom *g;     /* geometry */
     const float *x;         /* input, NCHW */
     float *y;               /* output, NCHW */
-    const char *u;          /* 36 packed operands, u_stride bytes apart */
+    int f, nxi;             /* output tile f x f (4 or 2); (f+2)^2 transformed elements */
+    const char *u;          /* nxi packed operands, u_stride bytes apart */
     size_t u_stride;        /* bytes */
     gemm_isa isa;           /* GEMM microkernel family */
     wino_input_fn input;    /* tile transforms of this ISA */
@@ -158,7 +206,7 @@ typedef struct wino_job {
     char *scratch;          /* fused: per thread tiles, V, M and workspace; phased: workspaces */
     size_t thread_bytes;    /* bytes of one thread's part of scratch */
     wino_tile *tiles;       /* phased: tbp per block */
-    float *v, *mx;          /* phased: 36*C*tbp, 36*M*tbp per block */
+    float *v, *mx;          /* phased: nxi*C*tbp, nxi*M*tbp per block */
     int64_t c_step, n_csteps, m_step, n_msteps; /* phased: channel chunks */
     strata_status *status;  /* per thread: first failure */
 } wino_job;
@@ -172,11 +220,12 @@ static int64_t block_tiles(const wino_job *j, int64_t b, wino_tile *tiles)
         int64_t t = t0 + l, img = t / g->T, r = t % g->T, ty = r / g->tw, tx = r % g->tw;
         wino_tile *o = &tiles[l];
         o->x_img = img * g->C * g->H * g->W;
-        o->y_off = img * g->M * g->Ho * g->Wo + 4 * ty * g->Wo + 4 * tx;
-        o->iy0 = (int32_t)(4 * ty - g->pt);
-        o->ix0 = (int32_t)(4 * tx - g->pl);
-        o->rows = (int32_t)(g->Ho - 4 * ty < 4 ? g->Ho - 4 * ty : 4);
-        o->cols = (int32_t)(g->Wo - 4 * tx < 4 ? g->Wo - 4 * tx : 4);
+        const int64_t f = j->f;
+        o->y_off = img * g->M * g->Ho * g->Wo + f * ty * g->Wo + f * tx;
+        o->iy0 = (int32_t)(f * ty - g->pt);
+        o->ix0 = (int32_t)(f * tx - g->pl);
+        o->rows = (int32_t)(g->Ho - f * ty < f ? g->Ho - f * ty : f);
+        o->cols = (int32_t)(g->Wo - f * tx < f ? g->Wo - f * tx : f);
     }
     return n;
 }
@@ -205,11 +254,11 @@ static void fused_task(void *arg, int64_t b, int thread_index)
     const wino_job *j = arg;
     const wino_geom *g = j->g;
     char *s = j->scratch + (size_t)thread_index * j->thread_bytes;
-    float *v = (float *)s, *mx = v + WINO_XI * g->C * j->tbp, *ws = mx + WINO_XI * g->M * j->tbp;
+    float *v = (float *)s, *mx = v + j->nxi * g->C * j->tbp, *ws = mx + j->nxi * g->M * j->tbp;
     wino_tile *tiles = (wino_tile *)((char *)ws + j->ws_bytes);
     int64_t n = block_tiles(j, b, tiles);
     j->input(g, tiles, n, j->x, 0, g->C, v, j->tbp);
-    for (int xi = 0; xi < WINO_XI; xi++) note(j, thread_index, gemm_xi(j, xi, n, v, mx, ws));
+    for (int xi = 0; xi < j->nxi; xi++) note(j, thread_index, gemm_xi(j, xi, n, v, mx, ws));
     j->output(g, tiles, n, mx, 0, g->M, j->tbp, &j->epi, j->y);
 }
 
@@ -226,15 +275,15 @@ static void phase_input(void *arg, int64_t t, int thread_index)
     int64_t c1 = c0 + j->c_step < j->g->C ? c0 + j->c_step : j->g->C;
     (void)thread_index;
     j->input(j->g, j->tiles + b * j->tbp, block_n(j, b), j->x, c0, c1,
-             j->v + b * WINO_XI * j->g->C * j->tbp, j->tbp);
+             j->v + b * j->nxi * j->g->C * j->tbp, j->tbp);
 }
 
 static void phase_gemm(void *arg, int64_t t, int thread_index)
 {
     const wino_job *j = arg;
-    int64_t b = t / WINO_XI;
-    note(j, thread_index, gemm_xi(j, (int)(t % WINO_XI), block_n(j, b), j->v + b * WINO_XI * j->g->C * j->tbp,
-                                  j->mx + b * WINO_XI * j->g->M * j->tbp, j->scratch + (size_t)thread_index * j->thread_bytes));
+    int64_t b = t / j->nxi;
+    note(j, thread_index, gemm_xi(j, (int)(t % j->nxi), block_n(j, b), j->v + b * j->nxi * j->g->C * j->tbp,
+                                  j->mx + b * j->nxi * j->g->M * j->tbp, j->scratch + (size_t)thread_index * j->thread_bytes));
 }
 
 static void phase_output(void *arg, int64_t t, int thread_index)
@@ -243,7 +292,7 @@ static void phase_output(void *arg, int64_t t, int thread_index)
     int64_t b = t / j->n_msteps, m0 = t % j->n_msteps * j->m_step;
     int64_t m1 = m0 + j->m_step < j->g->M ? m0 + j->m_step : j->g->M;
     (void)thread_index;
-    j->output(j->g, j->tiles + b * j->tbp, block_n(j, b), j->mx + b * WINO_XI * j->g->M * j->tbp, m0, m1, j->tbp,
+    j->output(j->g, j->tiles + b * j->tbp, block_n(j, b), j->mx + b * j->nxi * j->g->M * j->tbp, m0, m1, j->tbp,
               &j->epi, j->y);
 }
 
@@ -252,12 +301,12 @@ static size_t round64(size_t x)
     return (x + 63) / 64 * 64;
 }
 
-/* Tiles per block: the most whose V and M (36 * (C + M) * tb floats) stay within about 1 MiB
+/* Tiles per block: the most whose V and M (nxi * (C + M) * tb floats) stay within about 1 MiB
  * (L2), but at least 64 and at most 128; then the count in [16, that] minimising the busiest
  * thread's GEMM columns (rounded up to the microkernel's nr, plus a fixed cost per block). */
-static int64_t tile_block(int64_t C, int64_t M, int64_t nt, int threads, int nr)
+static int64_t tile_block(int64_t C, int64_t M, int64_t nt, int threads, int nr, int nxi)
 {
-    int64_t cap = (int64_t)(1 << 20) / (WINO_XI * (C + M) * 4) / 16 * 16;
+    int64_t cap = (int64_t)(1 << 20) / (nxi * (C + M) * 4) / 16 * 16;
     cap = cap < 64 ? 64 : cap > 128 ? 128 : cap;
     int64_t best = WINO_LANES, best_cost = -1;
     for (int64_t tb = WINO_LANES; tb <= cap; tb += WINO_LANES) {
@@ -285,8 +334,9 @@ static strata_status run_wino(const fast_kernel *k, const op_node *n, const stra
     g.C = w->dims[1], g.H = x->dims[2], g.W = x->dims[3];
     g.M = w->dims[0], g.Ho = win.out[0], g.Wo = win.out[1];
     g.pt = win.pb[0], g.pl = win.pb[1];
-    g.tw = (g.Wo + 3) / 4;
-    g.T = (g.Ho + 3) / 4 * g.tw;
+    const int f = tile_of(k), nxi = xi_of(f);
+    g.tw = (g.Wo + f - 1) / f;
+    g.T = (g.Ho + f - 1) / f * g.tw;
     const int64_t N = x->dims[0];
     if (y->rank != 4 || y->dims[0] != N || y->dims[1] != g.M || y->dims[2] != g.Ho || y->dims[3] != g.Wo ||
         x->dims[1] != g.C || (b && strata_tensor_numel(b) != g.M))
@@ -310,6 +360,7 @@ static strata_status run_wino(const fast_kernel *k, const op_node *n, const stra
     j.x = x->data;
     j.y = y->data;
     j.isa = k->gemm;
+    j.f = f, j.nxi = nxi;
     j.u_stride = u_stride(g.M, g.C, k->gemm);
     j.epi.bias = b ? b->data : NULL;
     j.epi.z = z_exact && !tail ? z->data : NULL;
@@ -317,11 +368,17 @@ static strata_status run_wino(const fast_kernel *k, const op_node *n, const stra
                 : act.gemm == GEMM_ACT_RELU      ? WINO_ACT_RELU
                                                  : WINO_ACT_CLIP;
     j.epi.lo = act.act_min, j.epi.hi = act.act_max;
-    j.input = winograd_f32_input__scalar;
-    j.output = winograd_f32_output__scalar;
+    j.input = f == 2 ? winograd2_f32_input__scalar : winograd_f32_input__scalar;
+    j.output = f == 2 ? winograd2_f32_output__scalar : winograd_f32_output__scalar;
 #if defined(__x86_64__)
-    if (k->gemm == GEMM_ISA_AVX512) j.input = winograd_f32_input__avx512, j.output = winograd_f32_output__avx512;
-    if (k->gemm == GEMM_ISA_AVX2) j.input = winograd_f32_input__avx2, j.output = winograd_f32_output__avx2;
+    if (k->gemm == GEMM_ISA_AVX512) {
+        j.input = f == 2 ? winograd2_f32_input__avx512 : winograd_f32_input__avx512;
+        j.output = f == 2 ? winograd2_f32_output__avx512 : winograd_f32_output__avx512;
+    }
+    if (k->gemm == GEMM_ISA_AVX2) {
+        j.input = f == 2 ? winograd2_f32_input__avx2 : winograd_f32_input__avx2;
+        j.output = f == 2 ? winograd2_f32_output__avx2 : winograd_f32_output__avx2;
+    }
 #endif
 
     /* the weights: packed at compile time, or transformed here into scratch */
@@ -329,14 +386,14 @@ static strata_status run_wino(const fast_kernel *k, const op_node *n, const stra
     j.u = fast_packed_input(n, in);
     if (j.u) {
         size_t have = (size_t)strata_tensor_numel(in[op_attr_int(n, "packed_input", 0)]);
-        if (have < WINO_XI * j.u_stride)
-            return op_error(n, STRATA_INVALID_ARGUMENT, "packed weights hold %zu bytes, %zu needed for 36 x %lld x %lld",
-                            have, WINO_XI * j.u_stride, (long long)g.M, (long long)g.C);
+        if (have != (size_t)nxi * j.u_stride) /* exactly: F(4x4) and F(2x2) operands differ only in count */
+            return op_error(n, STRATA_INVALID_ARGUMENT, "packed weights hold %zu bytes, %zu expected for %d x %lld x %lld",
+                            have, (size_t)nxi * j.u_stride, nxi, (long long)g.M, (long long)g.C);
     } else {
         if (!w->data) return op_error(n, STRATA_INVALID_ARGUMENT, "%s: no weights and no packed weights", k->name);
-        own_u = mem_alloc_aligned(WINO_XI * j.u_stride);
+        own_u = mem_alloc_aligned((size_t)nxi * j.u_stride);
         if (!own_u) return nn_util_oom(n);
-        if ((st = pack_u(n, w->data, g.M, g.C, k->gemm, own_u)) != STRATA_OK) {
+        if ((st = pack_u(n, w->data, g.M, g.C, k->gemm, f, own_u)) != STRATA_OK) {
             mem_free_aligned(own_u);
             return st;
         }
@@ -346,14 +403,14 @@ static strata_status run_wino(const fast_kernel *k, const op_node *n, const stra
     /* blocks of tiles: a multiple of the thread count when there are several */
     int threads = thread_pool_size(ctx->pool);
     j.nt = N * g.T;
-    j.tb = tile_block(g.C, g.M, j.nt, threads, gemm_isa_nr(k->gemm));
+    j.tb = tile_block(g.C, g.M, j.nt, threads, gemm_isa_nr(k->gemm), nxi);
     if (j.tb > j.nt) j.tb = j.nt;
     j.tbp = (j.tb + WINO_LANES - 1) / WINO_LANES * WINO_LANES;
     j.nblocks = (j.nt + j.tb - 1) / j.tb;
     gemm_args probe = gemm_args_make(g.M, j.tbp, g.C, NULL, NULL, NULL);
     probe.isa = k->gemm;
     j.ws_bytes = round64(gemm_f32_workspace_size(&probe, false, 1));
-    size_t v_bytes = (size_t)(WINO_XI * g.C * j.tbp) * sizeof(float), m_bytes = (size_t)(WINO_XI * g.M * j.tbp) * sizeof(float);
+    size_t v_bytes = (size_t)(nxi * g.C * j.tbp) * sizeof(float), m_bytes = (size_t)(nxi * g.M * j.tbp) * sizeof(float);
     size_t t_bytes = round64((size_t)j.tbp * sizeof(wino_tile));
     bool fused = j.nblocks >= threads;
     j.thread_bytes = fused ? v_bytes + m_bytes + j.ws_bytes + t_bytes : j.ws_bytes;
@@ -381,7 +438,7 @@ static strata_status run_wino(const fast_kernel *k, const op_node *n, const stra
         j.m_step = (g.M + chunks - 1) / chunks;
         j.n_msteps = (g.M + j.m_step - 1) / j.m_step;
         thread_pool_parallel_for(ctx->pool, j.nblocks * j.n_csteps, phase_input, &j);
-        thread_pool_parallel_for(ctx->pool, j.nblocks * WINO_XI, phase_gemm, &j);
+        thread_pool_parallel_for(ctx->pool, j.nblocks * nxi, phase_gemm, &j);
         thread_pool_parallel_for(ctx->pool, j.nblocks * j.n_msteps, phase_output, &j);
     }
     for (int t = 0; t < threads && st == STRATA_OK; t++) st = j.status[t];
@@ -395,8 +452,14 @@ const fast_kernel fast_winograd_kernels[] = {
     {"conv_f32_winograd__avx512", "FusedConv", "com.strata", CPU_AVX512, GEMM_ISA_AVX512, 35, supports_wino, run_wino, packed_size_wino, pack_wino, fast_residual_in_simple_epilogue},
     {"conv_f32_winograd__avx2", "FusedConv", "com.strata", CPU_AVX2, GEMM_ISA_AVX2, 25, supports_wino, run_wino, packed_size_wino, pack_wino, fast_residual_in_simple_epilogue},
     {"conv_f32_winograd__scalar", "FusedConv", "com.strata", 0, GEMM_ISA_SCALAR, 15, supports_wino, run_wino, packed_size_wino, pack_wino, fast_residual_in_simple_epilogue},
+    {"conv_f32_winograd_f2__avx512", "FusedConv", "com.strata", CPU_AVX512, GEMM_ISA_AVX512, 33, supports_wino2, run_wino, packed_size_wino, pack_wino, fast_residual_in_simple_epilogue},
+    {"conv_f32_winograd_f2__avx2", "FusedConv", "com.strata", CPU_AVX2, GEMM_ISA_AVX2, 23, supports_wino2, run_wino, packed_size_wino, pack_wino, fast_residual_in_simple_epilogue},
+    {"conv_f32_winograd_f2__scalar", "FusedConv", "com.strata", 0, GEMM_ISA_SCALAR, 13, supports_wino2, run_wino, packed_size_wino, pack_wino, fast_residual_in_simple_epilogue},
     {"conv_f32_winograd__avx512", "Conv", "", CPU_AVX512, GEMM_ISA_AVX512, 35, supports_wino, run_wino, packed_size_wino, pack_wino, fast_residual_in_simple_epilogue},
     {"conv_f32_winograd__avx2", "Conv", "", CPU_AVX2, GEMM_ISA_AVX2, 25, supports_wino, run_wino, packed_size_wino, pack_wino, fast_residual_in_simple_epilogue},
     {"conv_f32_winograd__scalar", "Conv", "", 0, GEMM_ISA_SCALAR, 15, supports_wino, run_wino, packed_size_wino, pack_wino, fast_residual_in_simple_epilogue},
+    {"conv_f32_winograd_f2__avx512", "Conv", "", CPU_AVX512, GEMM_ISA_AVX512, 33, supports_wino2, run_wino, packed_size_wino, pack_wino, fast_residual_in_simple_epilogue},
+    {"conv_f32_winograd_f2__avx2", "Conv", "", CPU_AVX2, GEMM_ISA_AVX2, 23, supports_wino2, run_wino, packed_size_wino, pack_wino, fast_residual_in_simple_epilogue},
+    {"conv_f32_winograd_f2__scalar", "Conv", "", 0, GEMM_ISA_SCALAR, 13, supports_wino2, run_wino, packed_size_wino, pack_wino, fast_residual_in_simple_epilogue},
 };
 const size_t fast_winograd_count = ARRAY_LEN(fast_winograd_kernels);

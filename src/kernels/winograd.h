@@ -1,6 +1,8 @@
 /* kernels/winograd.h — the tile transforms of Winograd F(4x4,3x3) convolution (6x6 input tiles,
- * points 0, +-1, +-2, inf), written once over 16-lane GCC vectors (lanes = 16 tiles) and
- * compiled per ISA by fast_conv_winograd.c (portable) and x86/winograd_f32_{avx2,avx512}.c.
+ * points 0, +-1, +-2, inf) and of F(2x2,3x3) (4x4 input tiles, points 0, +-1, inf: for small
+ * feature maps, where 4x4 output tiles would be few and mostly padding), written once over
+ * 16-lane GCC vectors (lanes = 16 tiles) and compiled per ISA by fast_conv_winograd.c (portable)
+ * and x86/winograd_f32_{avx2,avx512}.c.
  *   input  V = B^T d B   (d: 6x6 input window of a tile)
  *   weight U = G g G^T   (g: 3x3 kernel; fast_conv_winograd.c, in double)
  *   output Y = A^T m A   (m: the 6x6 elementwise products summed over channels)
@@ -17,7 +19,7 @@
 #define WINO_LANES 16 /* tiles per vector group */
 #define WINO_XI 36    /* elements of a transformed tile */
 
-/* One convolution's geometry (batch N, NCHW, 3x3, stride 1): tiles of 4x4 outputs. */
+/* One convolution's geometry (batch N, NCHW, 3x3, stride 1): tiles of 4x4 (or 2x2) outputs. */
 typedef struct wino_geom {
     int64_t C, H, W;  /* input channels and extent */
     int64_t M, Ho, Wo;/* output channels and extent */
@@ -30,7 +32,7 @@ typedef struct wino_tile {
     int64_t x_img;    /* offset of the tile's image in x (img * C*H*W) */
     int64_t y_off;    /* offset of its first output in y's channel 0 (img*M*Ho*Wo + oy*Wo + ox) */
     int32_t iy0, ix0; /* top-left of its 6x6 input window (may be negative: padding) */
-    int32_t rows, cols;/* valid outputs (<= 4 each) at the bottom / right edges */
+    int32_t rows, cols;/* valid outputs (<= 4, or 2, each) at the bottom / right edges */
 } wino_tile;
 
 /* What the output transform fuses: + bias[m], + residual z (same layout as y), activation. */
@@ -56,6 +58,21 @@ void winograd_f32_input__scalar(const wino_geom *g, const wino_tile *tiles, int6
                                 int64_t c0, int64_t c1, float *v, int64_t ldv);
 void winograd_f32_output__scalar(const wino_geom *g, const wino_tile *tiles, int64_t n, const float *mx,
                                  int64_t m0, int64_t m1, int64_t ldm, const wino_epi *e, float *y);
+/* The same for F(2x2,3x3): 16 transformed elements a tile (xi = 4*i + j). */
+void winograd2_f32_input__scalar(const wino_geom *g, const wino_tile *tiles, int64_t n, const float *x,
+                                 int64_t c0, int64_t c1, float *v, int64_t ldv);
+void winograd2_f32_output__scalar(const wino_geom *g, const wino_tile *tiles, int64_t n, const float *mx,
+                                  int64_t m0, int64_t m1, int64_t ldm, const wino_epi *e, float *y);
+#if defined(__x86_64__)
+void winograd2_f32_input__avx2(const wino_geom *g, const wino_tile *tiles, int64_t n, const float *x,
+                               int64_t c0, int64_t c1, float *v, int64_t ldv);
+void winograd2_f32_output__avx2(const wino_geom *g, const wino_tile *tiles, int64_t n, const float *mx,
+                                int64_t m0, int64_t m1, int64_t ldm, const wino_epi *e, float *y);
+void winograd2_f32_input__avx512(const wino_geom *g, const wino_tile *tiles, int64_t n, const float *x,
+                                 int64_t c0, int64_t c1, float *v, int64_t ldv);
+void winograd2_f32_output__avx512(const wino_geom *g, const wino_tile *tiles, int64_t n, const float *mx,
+                                  int64_t m0, int64_t m1, int64_t ldm, const wino_epi *e, float *y);
+#endif
 #if defined(__x86_64__)
 void winograd_f32_input__avx2(const wino_geom *g, const wino_tile *tiles, int64_t n, const float *x,
                               int64_t c0, int64_t c1, float *v, int64_t ldv);
@@ -187,6 +204,109 @@ static inline void wino_output_body(const wino_geom *g, const wino_tile *tiles, 
             for (int j = 0; j < 4; j++) wino_at(t + j, 4, o + j, 4);                /* along columns */
             for (int q = 0; q < 16; q++) o[q] += bias;
             scatter(g, tiles + l0, n - l0 < WINO_LANES ? n - l0 : WINO_LANES, (const float *)o, m, e, y);
+        }
+    }
+}
+
+/* ---- F(2x2,3x3) ------------------------------------------------------------------------- */
+
+#define WINO2_XI 16 /* elements of a transformed 4x4 tile */
+
+/* B^T of F(2,3) applied to d[0], d[s], d[2s], d[3s], written to w[0], w[ws], w[2ws], w[3ws]. */
+static inline void wino2_bt(const wino_v *d, ptrdiff_t s, wino_v *w, ptrdiff_t ws)
+{
+    wino_v d0 = d[0], d1 = d[s], d2 = d[2 * s], d3 = d[3 * s];
+    w[0] = d0 - d2;
+    w[ws] = d1 + d2;
+    w[2 * ws] = d2 - d1;
+    w[3 * ws] = d1 - d3;
+}
+
+/* A^T of F(2,3) applied to m[0], m[s], m[2s], m[3s] into o[0], o[os]. */
+static inline void wino2_at(const wino_v *m, ptrdiff_t s, wino_v *o, ptrdiff_t os)
+{
+    o[0] = m[0] + m[s] + m[2 * s];
+    o[os] = m[s] - m[2 * s] - m[3 * s];
+}
+
+/* The 4x4 windows of tiles[0..n) of one input plane, d[(r*4 + j)*16 + l]; zero outside. */
+static inline void wino2_gather(const wino_geom *g, const wino_tile *tiles, int64_t n, const float *x, int64_t c,
+                                float *d)
+{
+    const int64_t H = g->H, W = g->W;
+    for (int64_t l = 0; l < WINO_LANES; l++) {
+        if (l >= n) {
+            for (int e = 0; e < 16; e++) d[e * WINO_LANES + l] = 0.0f;
+            continue;
+        }
+        const wino_tile *t = &tiles[l];
+        const float *p = x + t->x_img + c * H * W;
+        for (int r = 0; r < 4; r++) {
+            int64_t iy = t->iy0 + r;
+            for (int j = 0; j < 4; j++) {
+                int64_t ix = t->ix0 + j;
+                d[(r * 4 + j) * WINO_LANES + l] = iy >= 0 && iy < H && ix >= 0 && ix < W ? p[iy * W + ix] : 0.0f;
+            }
+        }
+    }
+}
+
+static inline void wino2_input_body(const wino_geom *g, const wino_tile *tiles, int64_t n, const float *x,
+                                    int64_t c0, int64_t c1, float *v, int64_t ldv)
+{
+    wino_v d[16], t[16];
+    const ptrdiff_t xs = (ptrdiff_t)(g->C * ldv / WINO_LANES); /* vectors between xi planes */
+    for (int64_t l0 = 0; l0 < ldv; l0 += WINO_LANES) {
+        int64_t nl = n - l0;
+        for (int64_t c = c0; c < c1; c++) {
+            wino_v *out = (wino_v *)(v + c * ldv + l0);
+            if (nl <= 0) {
+                for (int xi = 0; xi < 16; xi++) out[xi * xs] = (wino_v){0};
+                continue;
+            }
+            wino2_gather(g, tiles + l0, nl, x, c, (float *)d);
+            for (int r = 0; r < 4; r++) wino2_bt(d + r * 4, 1, t + r * 4, 1); /* along rows */
+            for (int j = 0; j < 4; j++) wino2_bt(t + j, 4, out + j * xs, 4 * xs); /* along columns */
+        }
+    }
+}
+
+/* Channel m of tiles[0..n) from o[(i*2 + j)*16 + l] (bias added) into y, with the residual and
+ * activation, clipped at the bottom and right edges. */
+static inline void wino2_scatter(const wino_geom *g, const wino_tile *tiles, int64_t n, const float *o, int64_t m,
+                                 const wino_epi *e, float *y)
+{
+    const int64_t HoWo = g->Ho * g->Wo, Wo = g->Wo;
+    for (int64_t l = 0; l < n; l++) {
+        const wino_tile *tl = &tiles[l];
+        int64_t base = tl->y_off + m * HoWo;
+        for (int i = 0; i < tl->rows; i++) {
+            float *yr = y + base + i * Wo;
+            const float *zr = e->z ? e->z + base + i * Wo : NULL;
+            for (int j = 0; j < tl->cols; j++) {
+                float s = o[(i * 2 + j) * WINO_LANES + l];
+                if (zr) s += zr[j];
+                if (e->act == WINO_ACT_RELU) s = s > 0.0f ? s : 0.0f;
+                else if (e->act == WINO_ACT_CLIP) s = s < e->lo ? e->lo : s > e->hi ? e->hi : s;
+                yr[j] = s;
+            }
+        }
+    }
+}
+
+static inline void wino2_output_body(const wino_geom *g, const wino_tile *tiles, int64_t n, const float *mx,
+                                     int64_t m0, int64_t m1, int64_t ldm, const wino_epi *e, float *y)
+{
+    wino_v t[8], o[4];
+    const ptrdiff_t xs = (ptrdiff_t)(g->M * ldm / WINO_LANES);
+    for (int64_t m = m0; m < m1; m++) {
+        float bias = e->bias ? e->bias[m] : 0.0f;
+        for (int64_t l0 = 0; l0 < n; l0 += WINO_LANES) {
+            const wino_v *in = (const wino_v *)(mx + m * ldm + l0);
+            for (int i = 0; i < 4; i++) wino2_at(in + 4 * i * xs, xs, t + i * 2, 1); /* along rows */
+            for (int j = 0; j < 2; j++) wino2_at(t + j, 2, o + j, 2);                /* along columns */
+            for (int q = 0; q < 4; q++) o[q] += bias;
+            wino2_scatter(g, tiles + l0, n - l0 < WINO_LANES ? n - l0 : WINO_LANES, (const float *)o, m, e, y);
         }
     }
 }

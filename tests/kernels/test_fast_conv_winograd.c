@@ -208,7 +208,8 @@ static void sweep(const char *name, int count)
  * just before it writes the same output element. */
 TEST(test_fast_conv_winograd_in_place)
 {
-    static const char *rows[] = {"conv_f32_winograd__scalar", "conv_f32_winograd__avx2", "conv_f32_winograd__avx512"};
+    static const char *rows[] = {"conv_f32_winograd__scalar", "conv_f32_winograd__avx2", "conv_f32_winograd__avx512",
+                                 "conv_f32_winograd_f2__scalar", "conv_f32_winograd_f2__avx512"};
     static const char *acts[] = {"", "Relu", "Clip", "Sigmoid"};
     static const wcase cases[] = {
         {1, 64, 14, 14, 64, {1, 1, 1, 1}},
@@ -221,6 +222,13 @@ TEST(test_fast_conv_winograd_in_place)
         for (size_t i = 0; i < ARRAY_LEN(cases); i++)
             wino_check(rows[r], &cases[i], acts[i % 4], 1, (i & 1) == 0, i % 3 ? 1 : 2, 4242 + i);
     g_in_place = false;
+}
+
+TEST(test_fast_conv_winograd_f2)
+{
+    sweep("conv_f32_winograd_f2__scalar", 40);
+    sweep("conv_f32_winograd_f2__avx2", 40);
+    sweep("conv_f32_winograd_f2__avx512", 60);
 }
 
 TEST(test_fast_conv_winograd_scalar) { sweep("conv_f32_winograd__scalar", 40); }
@@ -239,6 +247,32 @@ TEST(test_fast_conv_winograd_error_bound)
     for (size_t i = 0; i < ARRAY_LEN(cases); i++)
         for (int v = 0; v < 2; v++) EXPECT(wino_check("conv_f32_winograd__scalar", &cases[i], "", 0, v, 1, 5 + i));
     EXPECT(worst_ratio < 5e-6); /* measured: 3.5e-6 (C = 256) */
+    worst_ratio = 0;
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) EXPECT(wino_check("conv_f32_winograd_f2__scalar", &cases[i], "", 0, 1, 1, 9 + i));
+    EXPECT(worst_ratio < 2e-6); /* F(2x2,3x3): smaller transforms, smaller error */
+}
+
+/* ResNet-50's 7x7 layers at batch 1: F(2x2) supports them (16 tiles), F(4x4) does not (4). */
+TEST(test_fast_conv_winograd_f2_takes_small_maps)
+{
+    int64_t ks[2] = {3, 3}, p1[4] = {1, 1, 1, 1};
+    attr at[2] = {attr_ints_of("kernel_shape", ks, 2), attr_ints_of("pads", p1, 4)};
+    int64_t xd[4] = {1, 512, 7, 7}, wd[4] = {512, 512, 3, 3};
+    strata_tensor x = {0}, w = {0};
+    x.dtype = w.dtype = STRATA_DTYPE_F32;
+    x.rank = w.rank = 4;
+    memcpy(x.dims, xd, sizeof xd);
+    memcpy(w.dims, wd, sizeof wd);
+    const strata_tensor *ins[2] = {&x, &w};
+    op_node node = {"layer4", "Conv", "", 17, at, 2, 2, 1};
+    const fast_kernel *f2 = fast_kernel_find("conv_f32_winograd_f2__scalar", "Conv", ""),
+                      *f4 = fast_kernel_find("conv_f32_winograd__scalar", "Conv", "");
+    EXPECT(f2 && f4);
+    if (!f2 || !f4) return;
+    EXPECT(f2->supports(&node, ins));
+    EXPECT(!f4->supports(&node, ins));
+    x.dims[2] = x.dims[3] = 5; /* 9 tiles of 2x2: too few to pay */
+    EXPECT(!f2->supports(&node, ins));
 }
 
 static bool takes(const char *op, const char *dom, int64_t C, int64_t HW, int64_t M, const attr *at, size_t na)

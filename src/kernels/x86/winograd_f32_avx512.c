@@ -1,4 +1,4 @@
-/* kernels/x86/winograd_f32_avx512.c — the Winograd F(4x4,3x3) tile transforms (kernels/winograd.h)
+/* kernels/x86/winograd_f32_avx512.c — the Winograd F(4x4,3x3) and F(2x2,3x3) tile transforms (kernels/winograd.h)
  * built with AVX-512 flags, with a vector gather: the 6x6 windows of a run of tiles along one
  * tile row are 66 consecutive input columns per row, split into stride-4 phases by permutes. */
 #include <immintrin.h>
@@ -130,4 +130,16 @@ void winograd_f32_output__avx512(const wino_geom *g, const wino_tile *tiles, int
                                  int64_t m0, int64_t m1, int64_t ldm, const wino_epi *e, float *y)
 {
     wino_output_body(g, tiles, n, mx, m0, m1, ldm, e, y, scatter_avx512);
+}
+
+void winograd2_f32_input__avx512(const wino_geom *g, const wino_tile *tiles, int64_t n, const float *x,
+                            int64_t c0, int64_t c1, float *v, int64_t ldv)
+{
+    wino2_input_body(g, tiles, n, x, c0, c1, v, ldv);
+}
+
+void winograd2_f32_output__avx512(const wino_geom *g, const wino_tile *tiles, int64_t n, const float *mx,
+                             int64_t m0, int64_t m1, int64_t ldm, const wino_epi *e, float *y)
+{
+    wino2_output_body(g, tiles, n, mx, m0, m1, ldm, e, y);
 }
