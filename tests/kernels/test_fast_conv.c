@@ -470,3 +470,40 @@ TEST(test_gemm_packed_a_with_producer)
     mem_free_aligned(pa);
     thread_pool_destroy(pool);
 }
+
+/* ---- global pools (NCHW) ---------------------------------------------------------------------- */
+
+/* global_pool_f32 against the reference GlobalAveragePool / GlobalMaxPool: planes shorter than
+ * the 8 partial sums, ResNet-50's 7x7, a plane count off the 32-plane tasks, a NaN in a max
+ * pool's plane (the reference's max never takes it; the fast row propagated it before this
+ * test), 1 and 2 threads. */
+TEST(test_fast_global_pool_matches_reference)
+{
+    static const int64_t shapes[][4] = {{1, 5, 1, 3}, {2, 40, 7, 7}, {3, 33, 4, 9}, {1, 70, 1, 1}};
+    const char *ops[2] = {"GlobalAveragePool", "GlobalMaxPool"};
+    for (size_t si = 0; si < ARRAY_LEN(shapes); si++)
+        for (int o = 0; o < 2; o++)
+            for (int threads = 1; threads <= 2; threads++) {
+                const fast_kernel *k = fast_kernel_find("global_pool_f32__scalar", ops[o], "");
+                EXPECT(k != NULL);
+                if (!k) return;
+                uint64_t s = 60 + si * 7 + (uint64_t)o;
+                strata_tensor *x = rnd_tensor(4, shapes[si], &s), *ref = NULL, *y = NULL;
+                if (o == 1 && si == 1) ((float *)x->data)[49 * 3 + 5] = NAN; /* plane 3 holds a NaN */
+                strata_tensor *ins[1] = {x};
+                EXPECT_OK(op_run(ops[o], 1, NULL, 0, ins, 1, &ref, 1));
+                thread_pool *pool = NULL;
+                if (threads > 1) EXPECT_OK(thread_pool_create(threads, &pool));
+                kernel_ctx ctx = {pool, thread_pool_size(pool)};
+                op_node node = {"global", ops[o], "", 1, NULL, 0, 1, 1};
+                if (ref) EXPECT_OK(strata_tensor_create(STRATA_DTYPE_F32, ref->rank, ref->dims, &y));
+                if (y) EXPECT_OK(k->run(k, &node, (const strata_tensor *const *)ins, &y, &ctx));
+                for (int64_t i = 0; y && ref && i < strata_tensor_numel(ref); i++) {
+                    double a = tensor_get_f64(y, i), b = tensor_get_f64(ref, i);
+                    if (isnan(b)) EXPECT(isnan(a));
+                    else EXPECT_NEAR(a, b, 1e-6);
+                }
+                thread_pool_destroy(pool);
+                strata_tensor_destroy(x), strata_tensor_destroy(ref), strata_tensor_destroy(y);
+            }
+}
