@@ -152,6 +152,15 @@ const char *cpu_feature_names(uint32_t mask, char *buf, size_t n)
     return buf;
 }
 
+void cpu_touch(const void *p, size_t n)
+{
+    const volatile unsigned char *c = p;
+    unsigned char sink = 0;
+    for (size_t i = 0; i < n; i += 64) sink ^= c[i];
+    if (n) sink ^= c[n - 1];
+    (void)sink;
+}
+
 void cpu_flush_cache(const void *p, size_t n)
 {
 #if defined(__x86_64__) || defined(__i386__)

@@ -36,5 +36,7 @@ const char *cpu_feature_names(uint32_t mask, char *buf, size_t n);
 /* Writes back and evicts [p, p + n) from every cache level (x86 clflush; a no-op elsewhere): so
  * a timed kernel reads its weights from memory, as it does inside a model too large for cache. */
 void cpu_flush_cache(const void *p, size_t n);
+/* Reads a byte of every cache line of [p, p + n): the range into the caches (as far as it fits). */
+void cpu_touch(const void *p, size_t n);
 
 #endif
