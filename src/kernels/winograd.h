@@ -88,8 +88,12 @@ void winograd_f32_output__avx512(const wino_geom *g, const wino_tile *tiles, int
 
 typedef float wino_v __attribute__((vector_size(64))); /* 16 lanes; lowered to what the ISA has */
 
+/* The generic bodies take the tile size and 1-D transforms as arguments: inlined, they become
+ * constants and direct calls again (an out-of-line body called the transforms through pointers). */
+#define WINO_INLINE static inline __attribute__((always_inline))
+
 /* B^T applied to d[0], d[s], .., d[5s], written to w[0], w[ws], .., w[5ws]. */
-static inline void wino_bt(const wino_v *d, ptrdiff_t s, wino_v *w, ptrdiff_t ws)
+WINO_INLINE void wino_bt(const wino_v *d, ptrdiff_t s, wino_v *w, ptrdiff_t ws)
 {
     wino_v d0 = d[0], d1 = d[s], d2 = d[2 * s], d3 = d[3 * s], d4 = d[4 * s], d5 = d[5 * s];
     wino_v t0 = d4 - 4.0f * d2, t1 = d3 - 4.0f * d1, t2 = d4 - d2, t3 = 2.0f * (d3 - d1);
@@ -102,7 +106,7 @@ static inline void wino_bt(const wino_v *d, ptrdiff_t s, wino_v *w, ptrdiff_t ws
 }
 
 /* A^T applied to m[0], m[s], .., m[5s] into o[0..3] stride os. */
-static inline void wino_at(const wino_v *m, ptrdiff_t s, wino_v *o, ptrdiff_t os)
+WINO_INLINE void wino_at(const wino_v *m, ptrdiff_t s, wino_v *o, ptrdiff_t os)
 {
     wino_v a = m[s] + m[2 * s], b = m[s] - m[2 * s], c = m[3 * s] + m[4 * s], e = m[3 * s] - m[4 * s];
     o[0] = m[0] + a + c;
@@ -143,8 +147,13 @@ static inline void wino_gather(const wino_geom *g, const wino_tile *tiles, int64
 typedef void (*wino_gather_fn)(const wino_geom *g, const wino_tile *tiles, int64_t n, const float *x,
                                int64_t c, float *d);
 
-static inline void wino_input_body(const wino_geom *g, const wino_tile *tiles, int64_t n, const float *x,
-                                   int64_t c0, int64_t c1, float *v, int64_t ldv, wino_gather_fn gather)
+/* A 1-D transform of a values (a = 6, or 4 for F(2x2,3x3)): in[0], in[s], ... to out[0], out[os], ... */
+typedef void (*wino_1d_fn)(const wino_v *in, ptrdiff_t s, wino_v *out, ptrdiff_t os);
+
+/* The input transform over a x a windows (B^T d B with bt): v[(xi*C + c)*ldv + l]. */
+WINO_INLINE void wino_input_tiles(const wino_geom *g, const wino_tile *tiles, int64_t n, const float *x,
+                                    int64_t c0, int64_t c1, float *v, int64_t ldv, wino_gather_fn gather, int a,
+                                    wino_1d_fn bt)
 {
     wino_v d[36], t[36];
     const ptrdiff_t xs = (ptrdiff_t)(g->C * ldv / WINO_LANES); /* vectors between xi planes */
@@ -153,20 +162,26 @@ static inline void wino_input_body(const wino_geom *g, const wino_tile *tiles, i
         for (int64_t c = c0; c < c1; c++) {
             wino_v *out = (wino_v *)(v + c * ldv + l0);
             if (nl <= 0) {
-                for (int xi = 0; xi < 36; xi++) out[xi * xs] = (wino_v){0};
+                for (int xi = 0; xi < a * a; xi++) out[xi * xs] = (wino_v){0};
                 continue;
             }
             gather(g, tiles + l0, nl, x, c, (float *)d);
-            for (int r = 0; r < 6; r++) wino_bt(d + r * 6, 1, t + r * 6, 1); /* along rows */
-            for (int j = 0; j < 6; j++) wino_bt(t + j, 6, out + j * xs, 6 * xs); /* along columns */
+            for (int r = 0; r < a; r++) bt(d + r * a, 1, t + r * a, 1); /* along rows */
+            for (int j = 0; j < a; j++) bt(t + j, a, out + j * xs, a * xs); /* along columns */
         }
     }
 }
 
-/* Writes channel m of tiles[0..n) from o[(i*4 + j)*16 + l] (bias added) into y with the
- * residual and activation, clipped at the bottom and right edges. */
-static inline void wino_scatter(const wino_geom *g, const wino_tile *tiles, int64_t n, const float *o, int64_t m,
-                                const wino_epi *e, float *y)
+static inline void wino_input_body(const wino_geom *g, const wino_tile *tiles, int64_t n, const float *x,
+                                   int64_t c0, int64_t c1, float *v, int64_t ldv, wino_gather_fn gather)
+{
+    wino_input_tiles(g, tiles, n, x, c0, c1, v, ldv, gather, 6, wino_bt);
+}
+
+/* Writes channel m of tiles[0..n) from o[(i*f + j)*16 + l] (bias added; f x f output tiles)
+ * into y with the residual and activation, clipped at the bottom and right edges. */
+static inline void wino_scatter_tiles(const wino_geom *g, const wino_tile *tiles, int64_t n, const float *o,
+                                      int64_t m, const wino_epi *e, float *y, int f)
 {
     const int64_t HoWo = g->Ho * g->Wo, Wo = g->Wo;
     for (int64_t l = 0; l < n; l++) {
@@ -176,7 +191,7 @@ static inline void wino_scatter(const wino_geom *g, const wino_tile *tiles, int6
             float *yr = y + base + i * Wo;
             const float *zr = e->z ? e->z + base + i * Wo : NULL;
             for (int j = 0; j < tl->cols; j++) {
-                float s = o[(i * 4 + j) * WINO_LANES + l];
+                float s = o[(i * f + j) * WINO_LANES + l];
                 if (zr) s += zr[j];
                 if (e->act == WINO_ACT_RELU) s = s > 0.0f ? s : 0.0f;
                 else if (e->act == WINO_ACT_CLIP) s = s < e->lo ? e->lo : s > e->hi ? e->hi : s;
@@ -186,13 +201,21 @@ static inline void wino_scatter(const wino_geom *g, const wino_tile *tiles, int6
     }
 }
 
+/* F(4x4,3x3)'s scatter. */
+static inline void wino_scatter(const wino_geom *g, const wino_tile *tiles, int64_t n, const float *o, int64_t m,
+                                const wino_epi *e, float *y)
+{
+    wino_scatter_tiles(g, tiles, n, o, m, e, y, 4);
+}
+
 /* A scatter: wino_scatter's contract (an ISA file may bring a faster one). */
 typedef void (*wino_scatter_fn)(const wino_geom *g, const wino_tile *tiles, int64_t n, const float *o, int64_t m,
                                 const wino_epi *e, float *y);
 
-static inline void wino_output_body(const wino_geom *g, const wino_tile *tiles, int64_t n, const float *mx,
-                                    int64_t m0, int64_t m1, int64_t ldm, const wino_epi *e, float *y,
-                                    wino_scatter_fn scatter)
+/* The output transform (A^T m A with at, f x f outputs from a x a) with the bias, then scatter. */
+WINO_INLINE void wino_output_tiles(const wino_geom *g, const wino_tile *tiles, int64_t n, const float *mx,
+                                     int64_t m0, int64_t m1, int64_t ldm, const wino_epi *e, float *y,
+                                     wino_scatter_fn scatter, int a, int f, wino_1d_fn at)
 {
     wino_v t[24], o[16];
     const ptrdiff_t xs = (ptrdiff_t)(g->M * ldm / WINO_LANES);
@@ -200,12 +223,19 @@ static inline void wino_output_body(const wino_geom *g, const wino_tile *tiles, 
         float bias = e->bias ? e->bias[m] : 0.0f;
         for (int64_t l0 = 0; l0 < n; l0 += WINO_LANES) {
             const wino_v *in = (const wino_v *)(mx + m * ldm + l0);
-            for (int i = 0; i < 6; i++) wino_at(in + 6 * i * xs, xs, t + i * 4, 1); /* along rows */
-            for (int j = 0; j < 4; j++) wino_at(t + j, 4, o + j, 4);                /* along columns */
-            for (int q = 0; q < 16; q++) o[q] += bias;
+            for (int i = 0; i < a; i++) at(in + a * i * xs, xs, t + i * f, 1); /* along rows */
+            for (int j = 0; j < f; j++) at(t + j, f, o + j, f);                /* along columns */
+            for (int q = 0; q < f * f; q++) o[q] += bias;
             scatter(g, tiles + l0, n - l0 < WINO_LANES ? n - l0 : WINO_LANES, (const float *)o, m, e, y);
         }
     }
+}
+
+static inline void wino_output_body(const wino_geom *g, const wino_tile *tiles, int64_t n, const float *mx,
+                                    int64_t m0, int64_t m1, int64_t ldm, const wino_epi *e, float *y,
+                                    wino_scatter_fn scatter)
+{
+    wino_output_tiles(g, tiles, n, mx, m0, m1, ldm, e, y, scatter, 6, 4, wino_at);
 }
 
 /* ---- F(2x2,3x3) ------------------------------------------------------------------------- */
@@ -213,7 +243,7 @@ static inline void wino_output_body(const wino_geom *g, const wino_tile *tiles, 
 #define WINO2_XI 16 /* elements of a transformed 4x4 tile */
 
 /* B^T of F(2,3) applied to d[0], d[s], d[2s], d[3s], written to w[0], w[ws], w[2ws], w[3ws]. */
-static inline void wino2_bt(const wino_v *d, ptrdiff_t s, wino_v *w, ptrdiff_t ws)
+WINO_INLINE void wino2_bt(const wino_v *d, ptrdiff_t s, wino_v *w, ptrdiff_t ws)
 {
     wino_v d0 = d[0], d1 = d[s], d2 = d[2 * s], d3 = d[3 * s];
     w[0] = d0 - d2;
@@ -223,7 +253,7 @@ static inline void wino2_bt(const wino_v *d, ptrdiff_t s, wino_v *w, ptrdiff_t w
 }
 
 /* A^T of F(2,3) applied to m[0], m[s], m[2s], m[3s] into o[0], o[os]. */
-static inline void wino2_at(const wino_v *m, ptrdiff_t s, wino_v *o, ptrdiff_t os)
+WINO_INLINE void wino2_at(const wino_v *m, ptrdiff_t s, wino_v *o, ptrdiff_t os)
 {
     o[0] = m[0] + m[s] + m[2 * s];
     o[os] = m[s] - m[2 * s] - m[3 * s];
@@ -251,64 +281,22 @@ static inline void wino2_gather(const wino_geom *g, const wino_tile *tiles, int6
     }
 }
 
-static inline void wino2_input_body(const wino_geom *g, const wino_tile *tiles, int64_t n, const float *x,
-                                    int64_t c0, int64_t c1, float *v, int64_t ldv)
-{
-    wino_v d[16], t[16];
-    const ptrdiff_t xs = (ptrdiff_t)(g->C * ldv / WINO_LANES); /* vectors between xi planes */
-    for (int64_t l0 = 0; l0 < ldv; l0 += WINO_LANES) {
-        int64_t nl = n - l0;
-        for (int64_t c = c0; c < c1; c++) {
-            wino_v *out = (wino_v *)(v + c * ldv + l0);
-            if (nl <= 0) {
-                for (int xi = 0; xi < 16; xi++) out[xi * xs] = (wino_v){0};
-                continue;
-            }
-            wino2_gather(g, tiles + l0, nl, x, c, (float *)d);
-            for (int r = 0; r < 4; r++) wino2_bt(d + r * 4, 1, t + r * 4, 1); /* along rows */
-            for (int j = 0; j < 4; j++) wino2_bt(t + j, 4, out + j * xs, 4 * xs); /* along columns */
-        }
-    }
-}
-
-/* Channel m of tiles[0..n) from o[(i*2 + j)*16 + l] (bias added) into y, with the residual and
- * activation, clipped at the bottom and right edges. */
 static inline void wino2_scatter(const wino_geom *g, const wino_tile *tiles, int64_t n, const float *o, int64_t m,
                                  const wino_epi *e, float *y)
 {
-    const int64_t HoWo = g->Ho * g->Wo, Wo = g->Wo;
-    for (int64_t l = 0; l < n; l++) {
-        const wino_tile *tl = &tiles[l];
-        int64_t base = tl->y_off + m * HoWo;
-        for (int i = 0; i < tl->rows; i++) {
-            float *yr = y + base + i * Wo;
-            const float *zr = e->z ? e->z + base + i * Wo : NULL;
-            for (int j = 0; j < tl->cols; j++) {
-                float s = o[(i * 2 + j) * WINO_LANES + l];
-                if (zr) s += zr[j];
-                if (e->act == WINO_ACT_RELU) s = s > 0.0f ? s : 0.0f;
-                else if (e->act == WINO_ACT_CLIP) s = s < e->lo ? e->lo : s > e->hi ? e->hi : s;
-                yr[j] = s;
-            }
-        }
-    }
+    wino_scatter_tiles(g, tiles, n, o, m, e, y, 2);
+}
+
+static inline void wino2_input_body(const wino_geom *g, const wino_tile *tiles, int64_t n, const float *x,
+                                    int64_t c0, int64_t c1, float *v, int64_t ldv)
+{
+    wino_input_tiles(g, tiles, n, x, c0, c1, v, ldv, wino2_gather, 4, wino2_bt);
 }
 
 static inline void wino2_output_body(const wino_geom *g, const wino_tile *tiles, int64_t n, const float *mx,
                                      int64_t m0, int64_t m1, int64_t ldm, const wino_epi *e, float *y)
 {
-    wino_v t[8], o[4];
-    const ptrdiff_t xs = (ptrdiff_t)(g->M * ldm / WINO_LANES);
-    for (int64_t m = m0; m < m1; m++) {
-        float bias = e->bias ? e->bias[m] : 0.0f;
-        for (int64_t l0 = 0; l0 < n; l0 += WINO_LANES) {
-            const wino_v *in = (const wino_v *)(mx + m * ldm + l0);
-            for (int i = 0; i < 4; i++) wino2_at(in + 4 * i * xs, xs, t + i * 2, 1); /* along rows */
-            for (int j = 0; j < 2; j++) wino2_at(t + j, 2, o + j, 2);                /* along columns */
-            for (int q = 0; q < 4; q++) o[q] += bias;
-            wino2_scatter(g, tiles + l0, n - l0 < WINO_LANES ? n - l0 : WINO_LANES, (const float *)o, m, e, y);
-        }
-    }
+    wino_output_tiles(g, tiles, n, mx, m0, m1, ldm, e, y, wino2_scatter, 4, 2, wino2_at);
 }
 
 #endif
