@@ -238,6 +238,7 @@ static strata_status gemm_xi(const wino_job *j, int xi, int64_t n, const float *
     a.ldb = j->tbp;
     a.ldc = j->tbp;
     a.isa = j->isa;
+    a.b_in_place = true; /* V_xi's rows as they are (AVX-512): no copy into panels */
     a.workspace = ws;
     a.workspace_bytes = j->ws_bytes;
     return gemm_f32_with_packed_a(&a, j->u + (size_t)xi * j->u_stride, NULL);
