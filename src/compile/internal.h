@@ -50,6 +50,13 @@ void timing_cache_release(timing_cache *c);
  * p->cpu_features. */
 strata_status tactic_choose(const ir_model *m, const ir_graph *g, const compile_options *o, plan_program *p);
 
+/* True when kernel k, chosen for node n, may write n's output into the memory of its input 3 (a
+ * residual of exactly the output's static shape that no other slot of n reads): the kernel adds
+ * it in its epilogue (fast_kernel.residual_in_place). Whether the residual dies at n is the
+ * caller's part (lower.c: the memory plan; tactic.c: timing the kernel in place). */
+struct fast_kernel;
+bool residual_in_place_ok(const ir_graph *g, const ir_node *n, const struct fast_kernel *k);
+
 /* ---- memory planning (memory_plan.c) ------------------------------------------------------ */
 
 typedef struct mem_request {

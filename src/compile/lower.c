@@ -100,23 +100,26 @@ static bool same_static_dims(const ir_value *a, const ir_value *b)
     return true;
 }
 
+bool residual_in_place_ok(const ir_graph *g, const ir_node *n, const fast_kernel *k)
+{
+    if (!k || !k->residual_in_place || n->n_inputs < 4 || n->inputs[3] < 0 || n->n_outputs < 1 || n->outputs[0] < 0)
+        return false;
+    for (size_t j = 0; j < n->n_inputs; j++)
+        if (j != 3 && n->inputs[j] == n->inputs[3]) return false;
+    if (!same_static_dims(&g->values[n->inputs[3]], &g->values[n->outputs[0]])) return false;
+    op_node on = {n->name, n->op_type, n->domain, 0, n->attrs, n->n_attrs, n->n_inputs, n->n_outputs};
+    return k->residual_in_place(&on);
+}
+
 /* Input slot of node i whose memory its output 0 may take when that input dies at the node:
  * the first input of an elementwise op or reshape, the residual (input 3) of a conv whose
- * chosen kernel adds it in its epilogue (fast_kernel.residual_in_place) and reads it through no
- * other slot; -1 for none. */
+ * chosen kernel adds it in its epilogue; -1 for none. */
 static int in_place_input(const ir_graph *g, const plan_program *p, size_t i)
 {
     const ir_node *n = &g->nodes[i];
     if (in_place_op(n)) return n->n_inputs > 0 ? 0 : -1;
-    if (!p->kernels || !p->kernels[i] || n->n_inputs < 4 || n->inputs[3] < 0 || n->n_outputs < 1 || n->outputs[0] < 0)
-        return -1;
-    const fast_kernel *k = fast_kernel_find(p->kernels[i], n->op_type, n->domain);
-    if (!k || !k->residual_in_place) return -1;
-    for (size_t j = 0; j < n->n_inputs; j++)
-        if (j != 3 && n->inputs[j] == n->inputs[3]) return -1;
-    if (!same_static_dims(&g->values[n->inputs[3]], &g->values[n->outputs[0]])) return -1;
-    op_node on = {n->name, n->op_type, n->domain, 0, n->attrs, n->n_attrs, n->n_inputs, n->n_outputs};
-    return k->residual_in_place(&on) ? 3 : -1;
+    if (!p->kernels || !p->kernels[i]) return -1;
+    return residual_in_place_ok(g, n, fast_kernel_find(p->kernels[i], n->op_type, n->domain)) ? 3 : -1;
 }
 
 static strata_status build_slots(const ir_graph *g, plan_program *p)

@@ -1,9 +1,10 @@
 /* compile/tactic.c — the kernel (tactic) for each node. heuristic: the highest-priority fast
  * kernel this CPU runs that supports the node, else the reference op. autotune: every
  * candidate (fast kernels of every ISA this CPU has, and the reference op) is timed on this
- * machine at the node's compile-time shapes (the median of five runs after a warm-up, candidates
- * taking turns) and the fastest kept; results go to the timing cache keyed by op, shapes, dtypes, attributes, kernel
- * and CPU. reference: reference ops only (portable plans, the oracle). */
+ * machine at the node's compile-time shapes (the median of five runs after a warm-up,
+ * candidates taking turns) and the fastest kept; results go to the timing cache keyed by op,
+ * shapes, dtypes, attributes, kernel and CPU. reference: reference ops only (portable plans,
+ * the oracle). */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -142,10 +143,10 @@ static uint64_t trial_run(trial *t, const op_def *ref, strata_tensor *const *out
     return st == STRATA_OK ? dt : UINT64_MAX;
 }
 
-/* Times the trials together: a warm-up run each, then rounds in which every trial runs once;
- * each one's time is the median of its runs. Interleaved, a burst of load from elsewhere on a shared
- * machine slows every candidate of a round instead of the one that happened to be running
- * (timed one after another, candidates were misranked by 20-30% on this VM). */
+/* Times the trials together (n <= MAX_CANDIDATES + 1): a warm-up run each, then rounds in which
+ * every trial runs once; each one's time is the median of its runs. Interleaved, a burst of load
+ * from elsewhere on a shared machine slows every candidate of a round instead of the one that
+ * happened to be running (timed one after another, candidates were misranked by 20-30% here). */
 static void trials_time(trial *ts, size_t n, const op_def *ref, strata_tensor *const *out, thread_pool *pool,
                         int n_threads)
 {
@@ -163,7 +164,7 @@ static void trials_time(trial *ts, size_t n, const op_def *ref, strata_tensor *c
     int n_runs[MAX_CANDIDATES + 1] = {0};
     /* a candidate 4x slower than the fastest warm-up cannot win: one timed run, now, so that it
      * does not sweep the caches between the others' runs */
-    for (size_t i = 0; i < n && i <= MAX_CANDIDATES; i++) {
+    for (size_t i = 0; i < n; i++) {
         if (ts[i].done || ts[i].spent / 4 <= fastest) continue;
         uint64_t dt = trial_run(&ts[i], ref, out, &kc);
         if (dt == UINT64_MAX) ts[i].failed = true;
@@ -171,7 +172,7 @@ static void trials_time(trial *ts, size_t n, const op_def *ref, strata_tensor *c
         ts[i].done = true;
     }
     for (int r = 0; r < ROUNDS; r++)
-        for (size_t i = 0; i < n && i <= MAX_CANDIDATES; i++) {
+        for (size_t i = 0; i < n; i++) {
             trial *t = &ts[i];
             if (t->done) continue;
             uint64_t dt = trial_run(t, ref, out, &kc);
@@ -183,7 +184,7 @@ static void trials_time(trial *ts, size_t n, const op_def *ref, strata_tensor *c
             t->spent += dt;
             if (t->spent > slow_ns) t->done = true;
         }
-    for (size_t i = 0; i < n && i <= MAX_CANDIDATES; i++) { /* the median of its runs */
+    for (size_t i = 0; i < n; i++) { /* the median of its runs */
         uint64_t *v = runs[i];
         for (int a = 1; a < n_runs[i]; a++)
             for (int b = a; b > 0 && v[b] < v[b - 1]; b--) {
@@ -217,24 +218,23 @@ static size_t keep_precision(const fast_kernel **cands, size_t n, compile_precis
     return kept;
 }
 
-/* Does node i's input 3 (a conv's residual) have no reader after node i, no other slot of
- * node i, and is it no graph output (so lowering may give node i's output its memory)? */
-static bool residual_dies(const ir_graph *g, size_t i)
+/* last[v]: the last step that reads value v (g->n_nodes for graph outputs, -1 for none); or NULL
+ * when out of memory. Subgraphs' reads of outer values are not counted: the memory plan may then
+ * alias less than the tuner assumed, never more. */
+static int *last_readers(const ir_graph *g)
 {
-    const ir_node *n = &g->nodes[i];
-    if (n->n_inputs < 4 || n->inputs[3] < 0 || ir_graph_is_output(g, n->inputs[3])) return false;
-    int z = n->inputs[3];
-    if (g->values[z].init) return false;
-    for (size_t j = 0; j < n->n_inputs; j++)
-        if (j != 3 && n->inputs[j] == z) return false;
-    for (size_t a = i + 1; a < g->n_nodes; a++)
-        for (size_t j = 0; j < g->nodes[a].n_inputs; j++)
-            if (g->nodes[a].inputs[j] == z) return false;
-    return true;
+    int *last = mem_calloc(g->n_values + 1, sizeof *last);
+    if (!last) return NULL;
+    for (size_t v = 0; v < g->n_values; v++) last[v] = -1;
+    for (size_t i = 0; i < g->n_nodes; i++)
+        for (size_t j = 0; j < g->nodes[i].n_inputs; j++)
+            if (g->nodes[i].inputs[j] >= 0) last[g->nodes[i].inputs[j]] = (int)i;
+    for (size_t o = 0; o < g->n_outputs; o++) last[g->outputs[o]] = (int)g->n_nodes;
+    return last;
 }
 
 /* Autotunes node n: returns the chosen fast kernel, or NULL for the reference op. */
-static strata_status autotune(const ir_node *n, const op_node *on, const strata_tensor *const *pin,
+static strata_status autotune(const ir_graph *g, const ir_node *n, const op_node *on, const strata_tensor *const *pin,
                               const fast_kernel **cands, size_t n_cands, timing_cache *tc, thread_pool *pool,
                               int n_threads, bool residual_dies, const fast_kernel **choice)
 {
@@ -281,9 +281,7 @@ static strata_status autotune(const ir_node *n, const op_node *on, const strata_
         else ref_name(n, name, sizeof name);
         cache_key(n, pin, name, n_threads, key, sizeof key);
         /* timed as lowering will run it: in place where the memory plan will alias */
-        bool in_place = residual_dies && k && k->residual_in_place && k->residual_in_place(on) && in[3] &&
-                        in[3]->data && outs[0] && in[3]->rank == outs[0]->rank && in[3]->dtype == outs[0]->dtype &&
-                        memcmp(in[3]->dims, outs[0]->dims, (size_t)outs[0]->rank * sizeof outs[0]->dims[0]) == 0;
+        bool in_place = residual_dies && residual_in_place_ok(g, n, k) && in[3] && in[3]->data && outs[0];
         if (in_place && strlen(key) + 9 < sizeof key) strcat(key, "|inplace");
         ns_of[c] = UINT64_MAX;
         if (timing_cache_get(tc, key, &ns_of[c])) continue;
@@ -326,8 +324,15 @@ strata_status tactic_choose(const ir_model *m, const ir_graph *g, const compile_
     if (n_threads < 1) n_threads = 1;
     strata_status st = timing_cache_load(&tc, mode == TACTICS_AUTOTUNE && o ? o->timing_cache : NULL);
     if (st != STRATA_OK) return st;
+    /* where a residual dies, for timing the kernels that would take its memory in place */
+    int *last = mode == TACTICS_AUTOTUNE ? last_readers(g) : NULL;
+    if (mode == TACTICS_AUTOTUNE && !last) {
+        timing_cache_release(&tc);
+        return error_set(STRATA_OUT_OF_MEMORY, "tactics: out of memory");
+    }
     if (mode == TACTICS_AUTOTUNE && n_threads > 1 && (st = thread_pool_create(n_threads, &pool)) != STRATA_OK) {
         timing_cache_release(&tc);
+        mem_free(last);
         return st;
     }
     strata_tensor tin[MAX_IO];
@@ -345,7 +350,10 @@ strata_status tactic_choose(const ir_model *m, const ir_graph *g, const compile_
             n_cands = drop_repeated_names(cands, n_cands);
             const fast_kernel *k = n_cands ? cands[0] : NULL;
             if (mode == TACTICS_AUTOTUNE && n_cands > 0)
-                st = autotune(n, &on, pin, cands, n_cands, &tc, pool, n_threads, residual_dies(g, i), &k);
+                st = autotune(g, n, &on, pin, cands, n_cands, &tc, pool, n_threads,
+                              last && n->n_inputs > 3 && n->inputs[3] >= 0 && !g->values[n->inputs[3]].init &&
+                                  last[n->inputs[3]] == (int)i,
+                              &k);
             if (k) {
                 snprintf(name, sizeof name, "%s", k->name);
                 p->cpu_features |= k->isa;
@@ -359,5 +367,6 @@ strata_status tactic_choose(const ir_model *m, const ir_graph *g, const compile_
     if (st == STRATA_OK) st = timing_cache_save(&tc);
     timing_cache_release(&tc);
     thread_pool_destroy(pool);
+    mem_free(last);
     return st;
 }

@@ -162,7 +162,8 @@ typedef struct gemm_tile {
 } gemm_tile;
 
 /* C[m x n] (m <= MR, n <= NR) from a packed A panel (kc steps of MR floats, rows past m zero)
- * and a packed B panel (kc steps of NR floats, columns past n zero), then the tile epilogue. */
+ * and a packed B panel (kc steps of NR floats, columns past n zero), then the tile epilogue.
+ * The AVX-512 kernel also takes B's rows in place (t->ldb_in_place); the driver asks no other. */
 typedef void (*gemm_ukernel)(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
                              int m, int n, const gemm_tile *t);
 
