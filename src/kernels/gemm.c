@@ -392,23 +392,39 @@ static int threads_for(const gemm_args *g, int n_threads)
     return t < n_threads ? (int)t : n_threads;
 }
 
+/* Microkernel calls over a rows x cols rectangle, in full tiles: a partial row panel of r rows
+ * costs about (r + 2) / (mr + 2) of a full one (the B loads stay), a partial column panel no
+ * wider than half a tile half of one where the ISA has a half-width kernel (AVX-512). */
+static double tile_units(const isa_info *d, int64_t rows, int64_t cols)
+{
+    double r = (double)(rows / d->mr), c = (double)(cols / d->nr);
+    int64_t rr = rows % d->mr, rc = cols % d->nr;
+    if (rr) r += (double)(rr + 2) / (double)(d->mr + 2);
+    if (rc) c += d->isa == GEMM_ISA_AVX512 && rc <= d->nr / 2 ? 0.5 : 1.0;
+    return r * c;
+}
+
 /* Splits C into gm x gn rectangles (gm * gn == n_tasks) minimising the estimated time of the
- * largest: its multiply-adds (about 16 per cycle) plus its packing (about 2 cycles per float;
- * each rectangle packs its rows of A and, unless B is prepacked, its columns of B). */
-static void choose_grid(const isa_info *d, int64_t M, int64_t N, int64_t K, bool packed_b,
-                        bool packed_a, int n_tasks, int64_t *gm_out, int64_t *gn_out)
+ * largest (the first): its microkernel tiles (mr x nr multiply-adds, about 16 a cycle) plus
+ * its packing (about 2 cycles per float; each rectangle packs its rows of A unless A is
+ * prepacked, and its columns of B unless B is prepacked or read in place). The partial panels
+ * count at what they cost: ResNet-50's 256 x 196 x 1024 GEMM split its 196 columns 128 / 68
+ * on 2 threads (one thread idle 40% of the call) where its rows split 140 / 116. */
+static void choose_grid(const isa_info *d, int64_t M, int64_t N, int64_t K, bool pack_a, bool pack_b,
+                        int n_tasks, int64_t *gm_out, int64_t *gn_out)
 {
     int64_t mp = (M + d->mr - 1) / d->mr, np = (N + d->nr - 1) / d->nr;
-    double best = -1;
+    double best = -1, kk = (double)(K > 0 ? K : 1);
     *gm_out = 1, *gn_out = 1;
     for (int64_t gm = 1; gm <= n_tasks; gm++) {
         if (n_tasks % gm) continue;
         int64_t gn = n_tasks / gm;
         if (gm > mp || gn > np) continue;
-        double rows = (double)((mp + gm - 1) / gm) * d->mr;
-        double cols = (double)((np + gn - 1) / gn) * d->nr;
-        double kk = (double)(K > 0 ? K : 1);
-        double cost = rows * cols * kk / 16 + 2 * kk * ((packed_a ? 0 : rows) + (packed_b ? 0 : cols));
+        int64_t rows = round_up((M + gm - 1) / gm, d->mr), cols = round_up((N + gn - 1) / gn, d->nr);
+        if (rows > M) rows = M;
+        if (cols > N) cols = N;
+        double cost = tile_units(d, rows, cols) * (double)(d->mr * d->nr) * kk / 16 +
+                      2 * kk * ((pack_a ? (double)rows : 0) + (pack_b ? (double)cols : 0));
         if (best < 0 || cost < best) {
             best = cost;
             *gm_out = gm, *gn_out = gn;
@@ -524,7 +540,7 @@ static strata_status run(const gemm_args *g, const isa_info *d, const float *pac
         dr.scratch = own;
     }
     int64_t gm, gn;
-    choose_grid(d, g->M, g->N, g->K, packed_b != NULL, packed_a != NULL, n_threads, &gm, &gn);
+    choose_grid(d, g->M, g->N, g->K, packed_a == NULL, packed_b == NULL && !dr.b_in_place, n_threads, &gm, &gn);
     dr.m_step = round_up((g->M + gm - 1) / gm, d->mr);
     dr.n_step = round_up((g->N + gn - 1) / gn, d->nr);
     dr.grid_n = gn;
