@@ -34,6 +34,8 @@ bool fast_f32(const strata_tensor *t);
 /* The rows each file defines (fast_registry.c lists them). */
 extern const fast_kernel fast_conv_kernels[];
 extern const size_t fast_conv_count;
+extern const fast_kernel fast_conv_pwt_kernels[]; /* fast_conv_pwt.c */
+extern const size_t fast_conv_pwt_count;
 extern const fast_kernel fast_conv_nhwc_kernels[];
 extern const size_t fast_conv_nhwc_count;
 extern const fast_kernel fast_conv_dwpw_kernels[]; extern const size_t fast_conv_dwpw_count; /* fast_conv_dwpw.c */

@@ -14,6 +14,7 @@ static const family families[] = {
     {fast_conv_dwpw_kernels, &fast_conv_dwpw_count},
     {fast_winograd_kernels, &fast_winograd_count},
     {fast_conv_kernels, &fast_conv_count},
+    {fast_conv_pwt_kernels, &fast_conv_pwt_count},
     {fast_dnnl_conv_kernels, &fast_dnnl_conv_count},
     {fast_matmul_kernels, &fast_matmul_count},
     {fast_pool_kernels, &fast_pool_count},

@@ -230,6 +230,73 @@ TEST(test_fast_conv_pw_avx512)
     pw_sweep(true);
 }
 
+/* conv_f32_pwt: unpadded 1x1 convs on small maps computed transposed (pixels as the GEMM's
+ * rows: tails of a 14-row panel, channels off the 32-column tile, strides, K past a K block,
+ * batch), then written back as NCHW with the residual and activation. */
+static const conv_case pwt_cases[] = {
+    {1, 16, 7, 7, 33, 1, 1, 1, 1, 0, 0, 1, 1, 1},    /* 49 pixels, M off the tile */
+    {2, 300, 5, 5, 20, 1, 1, 1, 1, 0, 0, 1, 1, 1},   /* K = 300 > 256, batch */
+    {1, 24, 14, 14, 70, 1, 1, 2, 2, 0, 0, 1, 1, 1},  /* stride 2 (downsample): 7x7 out */
+    {1, 5, 3, 1, 3, 1, 1, 1, 1, 0, 0, 1, 1, 1},      /* 3 pixels, 3 channels */
+    {3, 9, 9, 11, 17, 1, 1, 3, 2, 0, 0, 1, 1, 1},    /* uneven strides, batch 3 */
+    {1, 40, 16, 16, 48, 1, 1, 1, 1, 0, 0, 1, 1, 1},  /* 256 pixels, the most it takes */
+};
+
+static void pwt_sweep(const char *name, bool in_place)
+{
+    int fails = 0;
+    g_in_place = in_place;
+    for (size_t i = 0; i < ARRAY_LEN(pwt_cases) && fails < 3; i++)
+        for (int v = 0; v < 8 && fails < 3; v++) {
+            const char *act = v % 3 == 0 ? "" : v % 3 == 1 ? "Relu" : "Clip";
+            fails += !conv_check(name, &pwt_cases[i], act, in_place || (v & 2) != 0, (v & 1) == 0, v & 4 ? 2 : 1,
+                                 1700 + i * 19 + (uint64_t)v);
+        }
+    g_in_place = false;
+}
+
+TEST(test_fast_conv_pwt)
+{
+    pwt_sweep("conv_f32_pwt__avx2", false);
+    pwt_sweep("conv_f32_pwt__avx2", true);
+    pwt_sweep("conv_f32_pwt__avx512", false);
+    pwt_sweep("conv_f32_pwt__avx512", true);
+}
+
+/* What conv_f32_pwt takes: unpadded 1x1 group-1 convs up to 256 output pixels. */
+TEST(test_fast_conv_pwt_supports)
+{
+    const fast_kernel *k = fast_kernel_find("conv_f32_pwt__avx2", "Conv", "");
+    EXPECT(k != NULL);
+    if (!k) return;
+    int64_t ks[2] = {1, 1}, k3[2] = {3, 3}, pads[4] = {1, 1, 1, 1};
+    struct {
+        int64_t x[4], w[4];
+        int bad_kernel, padded, groups;
+        bool want;
+    } cases[] = {
+        {{1, 8, 16, 16}, {4, 8, 1, 1}, 0, 0, 1, true},   /* 256 pixels */
+        {{1, 8, 17, 16}, {4, 8, 1, 1}, 0, 0, 1, false},  /* 272 */
+        {{1, 8, 7, 7}, {4, 8, 3, 3}, 1, 0, 1, false},    /* 3x3 */
+        {{1, 8, 7, 7}, {4, 8, 1, 1}, 0, 1, 1, false},    /* padded */
+        {{1, 8, 7, 7}, {4, 4, 1, 1}, 0, 0, 2, false},    /* 2 groups */
+    };
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        strata_tensor *x = NULL, *w = NULL;
+        EXPECT_OK(strata_tensor_create(STRATA_DTYPE_F32, 4, cases[i].x, &x));
+        EXPECT_OK(strata_tensor_create(STRATA_DTYPE_F32, 4, cases[i].w, &w));
+        attr at[3];
+        size_t na = 0;
+        at[na++] = attr_ints_of("kernel_shape", cases[i].bad_kernel ? k3 : ks, 2);
+        at[na++] = attr_int_of("group", cases[i].groups);
+        if (cases[i].padded) at[na++] = attr_ints_of("pads", pads, 4);
+        op_node node = {"pwt", "Conv", "", 17, at, na, 2, 1};
+        const strata_tensor *ins[2] = {x, w};
+        EXPECT(k->supports(&node, ins) == cases[i].want);
+        strata_tensor_destroy(x), strata_tensor_destroy(w);
+    }
+}
+
 TEST(test_fast_conv_gemm_in_place)
 {
     gemm_sweep_in_place("conv_f32_gemm__scalar");
