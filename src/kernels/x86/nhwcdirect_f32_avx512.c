@@ -89,27 +89,13 @@ typedef void (*tile_fn)(const nhwc_direct_args *a, const float *x, int64_t col0,
 
 /* Each tile with and without the prefetches (a compile-time flag: a run-time one in the inner
  * loop made the cache-resident convs 3-4x slower), and with a half last vector. */
-#define TILE(NV, MR)                                                                                              \
-    static void tile_##NV##_##MR(const nhwc_direct_args *a, const float *x, int64_t col0, float *y, const float *z, \
-                                 __mmask16 mlast)                                                                 \
-    {                                                                                                             \
-        tile(a, x, col0, y, z, mlast, 0, MR, NV, 0);                                                              \
-    }                                                                                                             \
-    static void tile_##NV##_##MR##_pf(const nhwc_direct_args *a, const float *x, int64_t col0, float *y,          \
-                                      const float *z, __mmask16 mlast)                                            \
-    {                                                                                                             \
-        tile(a, x, col0, y, z, mlast, 1, MR, NV, 0);                                                              \
-    }                                                                                                             \
-    static void tile_##NV##_##MR##_h(const nhwc_direct_args *a, const float *x, int64_t col0, float *y,           \
-                                     const float *z, __mmask16 mlast)                                             \
-    {                                                                                                             \
-        tile(a, x, col0, y, z, mlast, 0, MR, NV, 1);                                                              \
-    }                                                                                                             \
-    static void tile_##NV##_##MR##_hpf(const nhwc_direct_args *a, const float *x, int64_t col0, float *y,         \
-                                       const float *z, __mmask16 mlast)                                           \
-    {                                                                                                             \
-        tile(a, x, col0, y, z, mlast, 1, MR, NV, 1);                                                              \
+#define TILE_FN(NV, MR, SUFFIX, PF, HALF)                                                                   \
+    static void tile_##NV##_##MR##SUFFIX(const nhwc_direct_args *a, const float *x, int64_t col0, float *y,   \
+                                         const float *z, __mmask16 mlast)                                    \
+    {                                                                                                       \
+        tile(a, x, col0, y, z, mlast, PF, MR, NV, HALF);                                                    \
     }
+#define TILE(NV, MR) TILE_FN(NV, MR, , 0, 0) TILE_FN(NV, MR, _pf, 1, 0) TILE_FN(NV, MR, _h, 0, 1) TILE_FN(NV, MR, _hpf, 1, 1)
 TILE(1, 8) TILE(1, 4) TILE(1, 2) TILE(1, 1)
 TILE(2, 8) TILE(2, 4) TILE(2, 2) TILE(2, 1)
 TILE(3, 8) TILE(3, 4) TILE(3, 2) TILE(3, 1)
