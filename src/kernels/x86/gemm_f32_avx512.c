@@ -180,6 +180,41 @@ INLINE void kernel_rows_half(const int ROWS, const int IN_PLACE, int64_t kc, con
     if (t->last && t->act >= GEMM_ACT_SIGMOID) act_tile(c, ldc, ROWS, n, t->act);
 }
 
+/* One row of A over a packed B panel (a GEMV: a CNN's classifier at batch 1, whose weights
+ * stream from memory once): four independent sums over k, the panel fetched 4 KiB ahead. One
+ * chain of dependent FMAs kept too few of the panel's loads in flight: 12 GB/s from memory. */
+INLINE void kernel_row1(int64_t kc, const float *a, const float *b, float *c, int n, const gemm_tile *t)
+{
+    enum { AHEAD = 32 }; /* k steps: 32 x 128 bytes */
+    __mmask16 k0 = n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1);
+    __mmask16 k1 = n >= 32 ? (__mmask16)0xFFFF : n > 16 ? (__mmask16)((1u << (n - 16)) - 1) : 0;
+    __m512 s0[4], s1[4];
+    for (int q = 0; q < 4; q++) s0[q] = s1[q] = _mm512_setzero_ps();
+    int64_t p = 0;
+    for (; p + 4 <= kc; p += 4) {
+#pragma GCC unroll 4
+        for (int q = 0; q < 4; q++) {
+            _mm_prefetch((const char *)(b + (AHEAD + q) * NR), _MM_HINT_T0);
+            _mm_prefetch((const char *)(b + (AHEAD + q) * NR + 16), _MM_HINT_T0);
+            __m512 ai = _mm512_set1_ps(a[q * MR]);
+            s0[q] = _mm512_fmadd_ps(ai, _mm512_loadu_ps(b + q * NR), s0[q]);
+            s1[q] = _mm512_fmadd_ps(ai, _mm512_loadu_ps(b + q * NR + 16), s1[q]);
+        }
+        a += 4 * MR;
+        b += 4 * NR;
+    }
+    for (; p < kc; p++, a += MR, b += NR) {
+        __m512 ai = _mm512_set1_ps(a[0]);
+        s0[0] = _mm512_fmadd_ps(ai, _mm512_loadu_ps(b), s0[0]);
+        s1[0] = _mm512_fmadd_ps(ai, _mm512_loadu_ps(b + 16), s1[0]);
+    }
+    __m512 acc0 = _mm512_add_ps(_mm512_add_ps(s0[0], s0[1]), _mm512_add_ps(s0[2], s0[3]));
+    __m512 acc1 = _mm512_add_ps(_mm512_add_ps(s1[0], s1[1]), _mm512_add_ps(s1[2], s1[3]));
+    store_vec(acc0, c, k0, 0, 0, t);
+    if (k1) store_vec(acc1, c + 16, k1, 0, 16, t);
+    if (t->last && t->act >= GEMM_ACT_SIGMOID) act_tile(c, 0, 1, n, t->act);
+}
+
 #define ROWS_FN(R)                                                                                 \
     static void rows_##R(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,        \
                          int n, const gemm_tile *t)                                                \
@@ -193,7 +228,16 @@ INLINE void kernel_rows_half(const int ROWS, const int IN_PLACE, int64_t kc, con
             kernel_rows(R, 0, kc, a, b, c, ldc, n, t);                                             \
         }                                                                                          \
     }
-ROWS_FN(1) ROWS_FN(2) ROWS_FN(3) ROWS_FN(4) ROWS_FN(5) ROWS_FN(6) ROWS_FN(7)
+static void rows_1(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int n, const gemm_tile *t)
+{
+    if (t->ldb_in_place) {
+        if (n <= 16) kernel_rows_half(1, 1, kc, a, b, c, ldc, n, t);
+        else kernel_rows(1, 1, kc, a, b, c, ldc, n, t);
+    } else {
+        kernel_row1(kc, a, b, c, n, t);
+    }
+}
+ROWS_FN(2) ROWS_FN(3) ROWS_FN(4) ROWS_FN(5) ROWS_FN(6) ROWS_FN(7)
 ROWS_FN(8) ROWS_FN(9) ROWS_FN(10) ROWS_FN(11) ROWS_FN(12) ROWS_FN(13) ROWS_FN(14)
 
 void gemm_f32_14x32__avx512(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
