@@ -69,7 +69,8 @@ typedef struct pwt_back {
     const float *t;        /* P x M, the GEMM's output */
     const float *z;        /* the image's residual (M x P) or NULL */
     float *y;              /* the image's output (M x P) */
-    int64_t P, M, block;   /* channels per task */
+    int64_t P, M;          /* pixels, channels */
+    int64_t block;         /* channels per task */
     int act;               /* DW_ACT_NONE (the GEMM applied it), _RELU or _CLIP */
     float lo, hi;
     bool simd;             /* the AVX-512 write-back */
