@@ -209,7 +209,7 @@ static strata_status run_steps(exec_state *e, const strata_plan *p)
             bool aliased = false;
             for (size_t j = 0; j < n->n_inputs; j++)
                 if (in_buf[j] && in_buf[j]->data == out_buf[k]->data) aliased = true;
-            if (!fk && !aliased) memset(out_buf[k]->data, 0, out_buf[k]->n_bytes);
+            if (!fk && !aliased && out_buf[k]->n_bytes) memset(out_buf[k]->data, 0, out_buf[k]->n_bytes);
         }
         if (fk) {
             kernel_ctx kc = {e->pool, e->n_threads};
