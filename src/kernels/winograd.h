@@ -72,8 +72,6 @@ void winograd2_f32_input__avx512(const wino_geom *g, const wino_tile *tiles, int
                                  int64_t c0, int64_t c1, float *v, int64_t ldv);
 void winograd2_f32_output__avx512(const wino_geom *g, const wino_tile *tiles, int64_t n, const float *mx,
                                   int64_t m0, int64_t m1, int64_t ldm, const wino_epi *e, float *y);
-#endif
-#if defined(__x86_64__)
 void winograd_f32_input__avx2(const wino_geom *g, const wino_tile *tiles, int64_t n, const float *x,
                               int64_t c0, int64_t c1, float *v, int64_t ldv);
 void winograd_f32_output__avx2(const wino_geom *g, const wino_tile *tiles, int64_t n, const float *mx,
