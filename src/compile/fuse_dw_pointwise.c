@@ -4,7 +4,9 @@
  * output (MobileNetV2 batch 8: up to 14.5 MB a layer) never goes to memory: the fast kernel
  * keeps a few rows of it in cache and projects them at once. When the depthwise input comes
  * from a 1x1 "expand" conv that nothing else reads (MobileNetV2's inverted residual block), the
- * expand joins the node too, and its output (the block's widest tensor) stays in cache as well. */
+ * expand joins the node too, and its output (the block's widest tensor) stays in cache as well;
+ * so does a stem conv of few input channels (MobileNetV2's 3x3 stride-2 conv of the image,
+ * whose 1.6 MB output per image its first depthwise conv reads). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,8 +112,25 @@ static bool pw_fits(const ir_graph *g, const ir_node *p, int from, int64_t C)
     return is_1x1(g, p, C, y->dims[3]);
 }
 
-/* The node making value `v` (C channels) when it is a 1x1 expand the fused kernel can run: no
- * residual, an f32 NHWC input; -1 otherwise. */
+/* A group-1 stem conv with C_in input and C output channels that the fused kernel makes rows of
+ * by the direct conv row: a window of few channels (kw * C_in <= 32 floats a kernel row, as the
+ * direct conv's stems), dilation 1, padding inside the window, relu / clip or none. */
+static bool is_stem(const ir_graph *g, const ir_node *p, int64_t C_in, int64_t C)
+{
+    const ir_value *y = &g->values[p->outputs[0]];
+    const strata_tensor *w = p->inputs[1] >= 0 ? value_const(g, p->inputs[1]) : NULL;
+    if (!f32_4d(y) || y->dims[3] != C || C > 128 || attr_int_or(p, "group", 1) != 1 || !w) return false;
+    if (w->rank != 4) return false;
+    int64_t kh = w->dims[2], kw = w->dims[3], k_min = kh < kw ? kh : kw;
+    if (kh < 1 || kw < 1 || kh > 7 || kw * C_in > 32 || !const_weights(g, p->inputs[1], C, C_in, kh, kw) ||
+        !bias_ok(g, p, 2, C))
+        return false;
+    return p->n_inputs <= 3 && ints_within(p, "strides", 2, 1, 4) && ints_within(p, "pads", 4, 0, k_min - 1) &&
+           ints_within(p, "dilations", 2, 1, 1) && no_auto_pad(p) && simple_activation(p);
+}
+
+/* The node making value `v` (C channels) when it is an expand the fused kernel can run (a 1x1
+ * conv, or a stem): no residual, an f32 NHWC input; -1 otherwise. */
 static int expand_of(const ir_graph *g, int v, int64_t C)
 {
     int e = g->values[v].producer;
@@ -120,7 +139,7 @@ static int expand_of(const ir_graph *g, int v, int64_t C)
     if (!is_nhwc_conv(n) || n->n_inputs < 2 || n->inputs[0] < 0 || (n->n_inputs > 3 && n->inputs[3] >= 0)) return -1;
     const ir_value *x = &g->values[n->inputs[0]];
     if (!f32_4d(x) || x->dims[3] <= 0 || n->inputs[1] == n->inputs[0]) return -1;
-    return is_1x1(g, n, x->dims[3], C) ? e : -1;
+    return is_1x1(g, n, x->dims[3], C) || is_stem(g, n, x->dims[3], C) ? e : -1;
 }
 
 /* Copies attribute `name` of src (if present) to dst as prefix+name. */
@@ -172,9 +191,11 @@ static strata_status fuse(ir_graph *g, int ei, int di, int pi)
     n->outputs[0] = p->outputs[0];
     static const char *const dw_attrs[] = {"strides", "pads", "dilations", "activation", "activation_min", "activation_max"};
     static const char *const act_attrs[] = {"activation", "activation_min", "activation_max"};
+    static const char *const ex_attrs[] = {"strides", "pads", "dilations", "kernel_shape", "activation",
+                                           "activation_min", "activation_max"};
     for (size_t a = 0; a < ARRAY_LEN(dw_attrs) && st == STRATA_OK; a++) st = copy_attr(n, d, "dw_", dw_attrs[a]);
     for (size_t a = 0; a < ARRAY_LEN(act_attrs) && st == STRATA_OK; a++) st = copy_attr(n, p, "pw_", act_attrs[a]);
-    for (size_t a = 0; e && a < ARRAY_LEN(act_attrs) && st == STRATA_OK; a++) st = copy_attr(n, e, "ex_", act_attrs[a]);
+    for (size_t a = 0; e && a < ARRAY_LEN(ex_attrs) && st == STRATA_OK; a++) st = copy_attr(n, e, "ex_", ex_attrs[a]);
     if (st == STRATA_OK) st = ir_node_set_string(n, "layout", "NHWC");
     if (st != STRATA_OK) return st;
     g->values[n->outputs[0]].producer = idx;

@@ -20,10 +20,14 @@
 #define DWPW_MAGIC 0x31505744u       /* "DWP1" */
 #define DWPW_HEADER 64
 
-/* The geometry of a node: X [N,H,W,C], Y [N,Ho,Wo,M], depthwise kh x kw window. */
+/* The geometry of a node: depthwise input [N,H,W,C], Y [N,Ho,Wo,M], depthwise kh x kw window.
+ * Without an expand X is the depthwise input; with one X is [N,Hx,Wx,Cin] and the expand a
+ * group-1 ekh x ekw conv (1x1 in an inverted residual block; a network's stem, e.g. MobileNetV2's
+ * 3x3 stride-2 conv of the image, otherwise) whose output is the depthwise input. */
 typedef struct dwpw_shape {
     int64_t N, H, W, C, M, Ho, Wo, kh, kw, sh, sw, dh, dw, ph, pw;
-    int64_t Cin; /* with an expand stage X is [N,H,W,Cin] and the depthwise input its output; else 0 */
+    int64_t Cin; /* with an expand its input channels; else 0 */
+    int64_t Hx, Wx, ekh, ekw, esh, esw, eph, epw; /* with an expand: X's extent and its window */
 } dwpw_shape;
 
 static bool is_dwpw(const op_node *n)
@@ -75,11 +79,24 @@ static bool shape_of(const op_node *n, const strata_tensor *const *in, dwpw_shap
     const strata_tensor *x = in[0], *wd = in[1], *wp = in[3], *we = expand_weights(n, in);
     if (x->rank != 4 || wd->rank != 4 || wp->rank != 4) return false;
     s->N = x->dims[0], s->H = x->dims[1], s->W = x->dims[2], s->C = x->dims[3], s->Cin = 0;
+    s->Hx = s->H, s->Wx = s->W, s->ekh = s->ekw = s->esh = s->esw = 1, s->eph = s->epw = 0;
     if (we) {
         s->Cin = x->dims[3], s->C = wd->dims[0];
-        if (we->rank != 4 || s->Cin <= 0 || we->dims[0] != s->C || we->dims[1] != s->Cin || we->dims[2] != 1 ||
-            we->dims[3] != 1)
+        if (we->rank != 4 || s->Cin <= 0 || we->dims[0] != s->C || we->dims[1] != s->Cin || we->dims[2] <= 0 ||
+            we->dims[3] <= 0 || we->dims[2] > 64 || we->dims[2] * we->dims[3] * s->Cin > NHWC_CONV_ROW_MAX_K)
             return false;
+        int64_t est[2], edl[2], epd[4];
+        if (!ints_or(n, "ex_strides", 2, 1, est) || !ints_or(n, "ex_dilations", 2, 1, edl) ||
+            !ints_or(n, "ex_pads", 4, 0, epd) || strcmp(op_attr_string(n, "ex_auto_pad", "NOTSET"), "NOTSET") != 0)
+            return false;
+        if (est[0] < 1 || est[1] < 1 || edl[0] != 1 || edl[1] != 1 || epd[0] < 0 || epd[1] < 0 || epd[2] < 0 ||
+            epd[3] < 0 || epd[0] >= we->dims[2] || epd[2] >= we->dims[2] || epd[1] >= we->dims[3] || epd[3] >= we->dims[3])
+            return false;
+        s->ekh = we->dims[2], s->ekw = we->dims[3], s->esh = est[0], s->esw = est[1], s->eph = epd[0], s->epw = epd[1];
+        if (s->Hx >= 0 && s->Wx >= 0) {
+            s->H = s->Hx + epd[0] + epd[2] - s->ekh >= 0 ? (s->Hx + epd[0] + epd[2] - s->ekh) / s->esh + 1 : 0;
+            s->W = s->Wx + epd[1] + epd[3] - s->ekw >= 0 ? (s->Wx + epd[1] + epd[3] - s->ekw) / s->esw + 1 : 0;
+        }
     }
     s->kh = wd->dims[2], s->kw = wd->dims[3], s->M = wp->dims[0];
     int64_t st[2], dl[2], pd[4];
@@ -117,15 +134,16 @@ static bool supports(const op_node *n, const strata_tensor *const *in)
     return act_kind(n, "dw_activation") >= 0 && act_kind(n, "pw_activation") >= 0;
 }
 
-/* ---- packed weights: a 64-byte header (u32 magic, u32 0, i64 C, i64 M, i64 taps, i64 Cin, zero
- * to 64), the depthwise rows (taps x NHWC_LDW(C) floats, wd[t*ldw + c] = Wd[c][0][t]), the
- * pointwise rows (C x NHWC_LDW(M) floats, wp[c*ldw + m] = Wp[m][c]), then with an expand its
- * rows (Cin x NHWC_LDW(C) floats, we[i*ldw + c] = We[c][i]); columns past C / M zero. */
+/* ---- packed weights: a 64-byte header (u32 magic, u32 0, i64 C, i64 M, i64 taps, i64 Cin, i64
+ * expand taps, zero to 64), the depthwise rows (taps x NHWC_LDW(C) floats, wd[t*ldw + c] =
+ * Wd[c][0][t]), the pointwise rows (C x NHWC_LDW(M) floats, wp[c*ldw + m] = Wp[m][c]), then with
+ * an expand its rows (ekh*ekw*Cin x NHWC_LDW(C) floats, we[((i*ekw + j)*Cin + k)*ldw + c] =
+ * We[c][k][i][j], the direct conv's order); columns past C / M zero. */
 
 static size_t packed_floats(const dwpw_shape *s)
 {
     int64_t ldc = NHWC_LDW(s->C);
-    return (size_t)(s->kh * s->kw * ldc + s->C * NHWC_LDW(s->M) + s->Cin * ldc);
+    return (size_t)(s->kh * s->kw * ldc + s->C * NHWC_LDW(s->M) + s->ekh * s->ekw * s->Cin * ldc);
 }
 
 static void pack_into(const float *wd, const float *wp, const float *we, const dwpw_shape *s, float *dst)
@@ -137,8 +155,10 @@ static void pack_into(const float *wd, const float *wp, const float *we, const d
         for (int64_t t = 0; t < taps; t++) pd[t * ldc + c] = wd[c * taps + t];
     for (int64_t m = 0; m < M; m++)
         for (int64_t c = 0; c < C; c++) pp[c * ldm + m] = wp[m * C + c];
+    int64_t etaps = s->ekh * s->ekw;
     for (int64_t c = 0; we && c < C; c++)
-        for (int64_t i = 0; i < s->Cin; i++) pe[i * ldc + c] = we[c * s->Cin + i];
+        for (int64_t k = 0; k < s->Cin; k++)
+            for (int64_t t = 0; t < etaps; t++) pe[(t * s->Cin + k) * ldc + c] = we[(c * s->Cin + k) * etaps + t];
 }
 
 static bool const_weights(const op_node *n, const strata_tensor *const *in, dwpw_shape *s)
@@ -162,7 +182,7 @@ static strata_status pack(const fast_kernel *k, const op_node *n, const strata_t
     dwpw_shape s;
     if (!const_weights(n, in, &s)) return op_error(n, STRATA_INTERNAL, "no constant weights to pack");
     uint8_t *h = packed;
-    int64_t taps = s.kh * s.kw;
+    int64_t taps = s.kh * s.kw, ex_taps = s.Cin ? s.ekh * s.ekw : 0;
     uint32_t magic = DWPW_MAGIC;
     memset(h, 0, DWPW_HEADER);
     memcpy(h, &magic, 4);
@@ -170,6 +190,7 @@ static strata_status pack(const fast_kernel *k, const op_node *n, const strata_t
     memcpy(h + 16, &s.M, 8);
     memcpy(h + 24, &taps, 8);
     memcpy(h + 32, &s.Cin, 8);
+    memcpy(h + 40, &ex_taps, 8);
     const strata_tensor *we = expand_weights(n, in);
     pack_into(in[1]->data, in[3]->data, we ? we->data : NULL, &s, (float *)(h + DWPW_HEADER));
     return STRATA_OK;
@@ -181,19 +202,22 @@ static const float *packed_check(const op_node *n, const strata_tensor *const *i
     size_t have = (size_t)strata_tensor_numel(in[op_attr_int(n, "packed_input", 0)]);
     const uint8_t *h = packed;
     uint32_t magic = 0;
-    int64_t C = 0, M = 0, taps = 0, Cin = -1;
+    int64_t C = 0, M = 0, taps = 0, Cin = -1, ex_taps = -1;
     if (have >= DWPW_HEADER) {
         memcpy(&magic, h, 4);
         memcpy(&C, h + 8, 8);
         memcpy(&M, h + 16, 8);
         memcpy(&taps, h + 24, 8);
         memcpy(&Cin, h + 32, 8);
+        memcpy(&ex_taps, h + 40, 8);
     }
+    int64_t want_ex_taps = s->Cin ? s->ekh * s->ekw : 0;
     if (magic != DWPW_MAGIC || C != s->C || M != s->M || taps != s->kh * s->kw || Cin != s->Cin ||
-        have < DWPW_HEADER + packed_floats(s) * sizeof(float)) {
+        ex_taps != want_ex_taps || have < DWPW_HEADER + packed_floats(s) * sizeof(float)) {
         op_error(n, STRATA_INVALID_ARGUMENT,
-                 "packed weights (%zu bytes) are not the C=%lld M=%lld taps=%lld Cin=%lld form this kernel needs", have,
-                 (long long)s->C, (long long)s->M, (long long)(s->kh * s->kw), (long long)s->Cin);
+                 "packed weights (%zu bytes) are not the C=%lld M=%lld taps=%lld Cin=%lld expand taps=%lld form this "
+                 "kernel needs", have, (long long)s->C, (long long)s->M, (long long)(s->kh * s->kw), (long long)s->Cin,
+                 (long long)want_ex_taps);
         return NULL;
     }
     return (const float *)(h + DWPW_HEADER);
@@ -306,6 +330,14 @@ static void expand_rows(const dwpw_job *j, int64_t img, int64_t oh, float *ring,
     if (end > lo + j->ring - 1) end = lo + j->ring - 1;
     if (end > s->H - 1) end = s->H - 1;
     if (end < hi) end = hi;
+    if (s->ekh != 1 || s->ekw != 1 || s->esh != 1 || s->esw != 1 || s->eph != 0 || s->epw != 0) {
+        /* a stem: each row from a window of X's rows, by the direct conv row */
+        nhwc_conv_row c = {j->x + img * s->Hx * s->Wx * s->Cin, s->Hx, s->Wx, s->Cin, s->ekh, s->ekw, s->esh, s->esw,
+                           1, 1, s->eph, s->epw, s->W, s->C, j->we, j->be, j->ex_act, j->ex_lo, j->ex_hi, j->isa};
+        for (int64_t r = start; r <= end; r++) nhwc_conv_row_run(&c, r, NULL, ring + (r % j->ring) * s->W * s->C);
+        rs->next = end + 1;
+        return;
+    }
     while (start <= end) { /* runs of consecutive ring slots */
         int64_t slot = start % j->ring, rows = end - start + 1 < j->ring - slot ? end - start + 1 : j->ring - slot;
         pointwise(j, j->x + (img * s->H + start) * s->W * s->Cin, rows * s->W, s->Cin, s->C, j->we, j->be, NULL,
@@ -414,7 +446,7 @@ static strata_status run(const fast_kernel *k, const op_node *n, const strata_te
     /* As in the unfused kernels: activations past 8 MiB come from memory (the ring does not). */
     j.dw_prefetch = !s.Cin && s.N * s.H * s.W * s.C * (int64_t)sizeof(float) > ((int64_t)8 << 20);
     j.pw_prefetch = s.N * s.Ho * s.Wo * s.M * (int64_t)sizeof(float) > ((int64_t)8 << 20) && s.M >= 24;
-    j.ex_prefetch = s.Cin && s.N * s.H * s.W * s.Cin * (int64_t)sizeof(float) > ((int64_t)8 << 20);
+    j.ex_prefetch = s.Cin && s.N * s.Hx * s.Wx * s.Cin * (int64_t)sizeof(float) > ((int64_t)8 << 20);
     j.scratch = mem_alloc((size_t)(threads * j.scratch_floats) * sizeof(float));
     if (!j.scratch) {
         mem_free(wt);

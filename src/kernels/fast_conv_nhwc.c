@@ -440,7 +440,7 @@ static strata_status run_dw(const fast_kernel *k, const op_node *n, const strata
 
 /* ---- direct convolution (1x1 up to a few hundred outputs, small-channel stems) ---------------- */
 
-#define DIRECT_MAX_K 1024 /* window floats (kh*kw*C) of a direct conv: a border pixel's copy */
+#define DIRECT_MAX_K NHWC_CONV_ROW_MAX_K
 
 /* wide: the AVX-512 tiles (up to 64 outputs a pass); the AVX2 ones (16) lose to the GEMM on
  * 1x1 convs with many outputs and long inputs. */
@@ -534,56 +534,87 @@ static void direct_pw_task(void *arg, int64_t t, int thread_index)
     direct_call(j, &a, np);
 }
 
-/* Any window: task t is output row (image, oh); the interior pixels read the image in place, a
- * border pixel reads a zero-padded copy of its window. */
+/* One output row of a group-1 NHWC conv (see fast_internal.h): the interior pixels read the
+ * image in place, a border pixel reads a zero-padded copy of its window. */
+void nhwc_conv_row_run(const nhwc_conv_row *c, int64_t oh, const float *z, float *y)
+{
+    int64_t C = c->C, M = c->M, ldw = NHWC_LDW(M);
+    if (c->isa != GEMM_ISA_AVX512 && c->isa != GEMM_ISA_AVX2) {
+        for (int64_t ow = 0; ow < c->Wo; ow++) {
+            float *yp = y + ow * M;
+            for (int64_t m = 0; m < M; m++) yp[m] = c->b ? c->b[m] : 0.0f;
+            for (int64_t i = 0; i < c->kh; i++) {
+                int64_t ih = oh * c->sh - c->ph + i * c->dh;
+                for (int64_t jj = 0; ih >= 0 && ih < c->H && jj < c->kw; jj++) {
+                    int64_t iw = ow * c->sw - c->pw + jj * c->dw;
+                    if (iw < 0 || iw >= c->W) continue;
+                    for (int64_t ci = 0; ci < C; ci++) {
+                        float v = c->x[(ih * c->W + iw) * C + ci];
+                        const float *wr = c->w + ((i * c->kw + jj) * C + ci) * ldw;
+                        for (int64_t m = 0; m < M; m++) yp[m] += v * wr[m];
+                    }
+                }
+            }
+            for (int64_t m = 0; m < M; m++) {
+                float v = yp[m] + (z ? z[ow * M + m] : 0.0f);
+                yp[m] = c->act == 1 ? (v > 0 ? v : 0) : c->act == 2 ? (v < c->lo ? c->lo : v > c->hi ? c->hi : v) : v;
+            }
+        }
+        return;
+    }
+    direct_job j = {NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, c->isa, 0, 0};
+    int64_t off[64];
+    const float *segw[64];
+    int nseg = 0;
+    for (int64_t i = 0; i < c->kh && i < 64; i++) {
+        int64_t ih = oh * c->sh - c->ph + i * c->dh;
+        if (ih < 0 || ih >= c->H) continue;
+        off[nseg] = ih * c->W * C;
+        segw[nseg] = c->w + i * c->kw * C * ldw;
+        nseg++;
+    }
+    int64_t span = (c->kw - 1) * c->dw;
+    int64_t lo = (c->pw + c->sw - 1) / c->sw;
+    int64_t hi = c->W - 1 - span + c->pw >= 0 ? (c->W - 1 - span + c->pw) / c->sw + 1 : 0;
+    if (hi > c->Wo) hi = c->Wo;
+    if (lo > hi) lo = hi;
+    if (hi > lo) {
+        nhwc_direct_args a = {c->x + (lo * c->sw - c->pw) * C, c->sw * C, nseg, off, segw, c->kw * C, ldw, M, c->b,
+                              z ? z + lo * M : NULL, y + lo * M, c->act, c->lo, c->hi, 0};
+        direct_call(&j, &a, hi - lo);
+    }
+    float buf[NHWC_CONV_ROW_MAX_K];
+    int64_t zero = 0;
+    const float *wall = c->w;
+    for (int64_t ow = 0; ow < c->Wo; ow++) {
+        if (ow == lo && hi > lo) ow = hi;
+        if (ow >= c->Wo) break;
+        for (int64_t i = 0; i < c->kh; i++) {
+            int64_t ih = oh * c->sh - c->ph + i * c->dh;
+            for (int64_t jj = 0; jj < c->kw; jj++) {
+                int64_t iw = ow * c->sw - c->pw + jj * c->dw;
+                float *d = buf + (i * c->kw + jj) * C;
+                if (ih < 0 || ih >= c->H || iw < 0 || iw >= c->W) memset(d, 0, (size_t)C * sizeof *d);
+                else memcpy(d, c->x + (ih * c->W + iw) * C, (size_t)C * sizeof *d);
+            }
+        }
+        nhwc_direct_args a = {buf, 0, 1, &zero, &wall, c->kh * c->kw * C, ldw, M, c->b,
+                              z ? z + ow * M : NULL, y + ow * M, c->act, c->lo, c->hi, 0};
+        direct_call(&j, &a, 1);
+    }
+}
+
+/* Any window: task t is output row (image, oh). */
 static void direct_row_task(void *arg, int64_t t, int thread_index)
 {
     (void)thread_index;
     const direct_job *j = arg;
     const nhwc_shape *s = j->s;
     const nn_window *w = &s->win;
-    int64_t img = t / s->Ho, oh = t % s->Ho, C = s->C, M = s->M, ldw = NHWC_LDW(M);
-    const float *xi = j->x + img * s->H * s->W * C;
-    int64_t o = t * s->Wo * M;
-    int64_t off[64];
-    const float *segw[64];
-    int nseg = 0;
-    for (int64_t i = 0; i < s->kh && i < 64; i++) {
-        int64_t ih = oh * w->s[0] - w->pb[0] + i * w->d[0];
-        if (ih < 0 || ih >= s->H) continue;
-        off[nseg] = ih * s->W * C;
-        segw[nseg] = j->w + i * s->kw * C * ldw;
-        nseg++;
-    }
-    int64_t span = (s->kw - 1) * w->d[1];
-    int64_t lo = (w->pb[1] + w->s[1] - 1) / w->s[1];
-    int64_t hi = s->W - 1 - span + w->pb[1] >= 0 ? (s->W - 1 - span + w->pb[1]) / w->s[1] + 1 : 0;
-    if (hi > s->Wo) hi = s->Wo;
-    if (lo > hi) lo = hi;
-    if (hi > lo) {
-        nhwc_direct_args a = {xi + (lo * w->s[1] - w->pb[1]) * C, w->s[1] * C, nseg, off, segw, s->kw * C, ldw, M, j->b,
-                              j->z ? j->z + o + lo * M : NULL, j->y + o + lo * M, j->act, j->lo, j->hi, 0};
-        direct_call(j, &a, hi - lo);
-    }
-    float buf[DIRECT_MAX_K];
-    int64_t zero = 0;
-    const float *wall = j->w;
-    for (int64_t ow = 0; ow < s->Wo; ow++) {
-        if (ow == lo && hi > lo) ow = hi;
-        if (ow >= s->Wo) break;
-        for (int64_t i = 0; i < s->kh; i++) {
-            int64_t ih = oh * w->s[0] - w->pb[0] + i * w->d[0];
-            for (int64_t jj = 0; jj < s->kw; jj++) {
-                int64_t iw = ow * w->s[1] - w->pb[1] + jj * w->d[1];
-                float *d = buf + (i * s->kw + jj) * C;
-                if (ih < 0 || ih >= s->H || iw < 0 || iw >= s->W) memset(d, 0, (size_t)C * sizeof *d);
-                else memcpy(d, xi + (ih * s->W + iw) * C, (size_t)C * sizeof *d);
-            }
-        }
-        nhwc_direct_args a = {buf, 0, 1, &zero, &wall, s->kh * s->kw * C, ldw, M, j->b,
-                              j->z ? j->z + o + ow * M : NULL, j->y + o + ow * M, j->act, j->lo, j->hi, 0};
-        direct_call(j, &a, 1);
-    }
+    int64_t img = t / s->Ho, oh = t % s->Ho, o = t * s->Wo * s->M;
+    nhwc_conv_row c = {j->x + img * s->H * s->W * s->C, s->H, s->W, s->C, s->kh, s->kw, w->s[0], w->s[1],
+                       w->d[0], w->d[1], w->pb[0], w->pb[1], s->Wo, s->M, j->w, j->b, j->act, j->lo, j->hi, j->isa};
+    nhwc_conv_row_run(&c, oh, j->z ? j->z + o : NULL, j->y + o);
 }
 
 static strata_status run_direct(const fast_kernel *k, const op_node *n, const strata_tensor *const *in,

@@ -31,6 +31,22 @@ bool fast_residual_in_simple_epilogue(const op_node *n);
 strata_status fast_in_place_error(const op_node *n, const char *kernel);
 bool fast_f32(const strata_tensor *t);
 
+/* One output row of a group-1 NHWC conv with packed weights (rows (i*kw + j)*C + c of
+ * NHWC_LDW(M) floats, see fast_conv_nhwc.c), y = act(bias + conv (+ z)): the direct tiles of
+ * isa (AVX-512 / AVX2), else portable C. A window holds at most NHWC_CONV_ROW_MAX_K floats;
+ * with kw > 1 the horizontal dilation must be 1 (a kernel row is one contiguous run). Used by
+ * the direct conv rows and as the stem producer of FusedDwPw. */
+#define NHWC_CONV_ROW_MAX_K 1024
+typedef struct nhwc_conv_row {
+    const float *x;                       /* the image, H x W x C */
+    int64_t H, W, C, kh, kw, sh, sw, dh, dw, ph, pw, Wo, M;
+    const float *w, *b;                   /* packed weights; bias (M floats) or NULL */
+    int act;                              /* 0 none, 1 relu, 2 clip lo..hi */
+    float lo, hi;
+    gemm_isa isa;
+} nhwc_conv_row;
+void nhwc_conv_row_run(const nhwc_conv_row *c, int64_t oh, const float *z, float *y);
+
 /* The rows each file defines (fast_registry.c lists them). */
 extern const fast_kernel fast_conv_kernels[];
 extern const size_t fast_conv_count;

@@ -1,9 +1,10 @@
 /* tests/kernels/test_fast_conv_dwpw.c — the FusedDwPw rows (fast_conv_dwpw.c: AVX-512, AVX2,
  * portable C) against the reference op on random shapes: channels and outputs off the vector
  * width, 1- to 17-wide images, stride 1 and 2, padding, residual, relu / clip or none, with and
- * without the 1x1 expand in front (input channels off the vector width too), batch 1 and 3, 1
- * and 2 threads, packed weights (input 1's values gone) and unpacked; and the reference op
- * itself against a naive double-precision loop. */
+ * without the 1x1 expand in front (input channels off the vector width too) or a stem conv in
+ * its place (3x3 and 5x5 windows of 1-4 channels, stride 1-2, padding), batch 1 and 3, 1 and 2
+ * threads, packed weights (input 1's values gone) and unpacked; and the reference op itself
+ * against a naive double-precision loop. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,12 +36,19 @@ typedef struct dwpw_case {
     bool residual;
     int64_t Cin;                 /* > 0: an expand from Cin channels in front */
     const char *ex_act;
+    int64_t ek, es, ep;          /* ek > 1: the expand is a stem, ek x ek, stride es, pads ep; H, W are X's */
 } dwpw_case;
+
+/* The depthwise input's extent: X's, or the stem's output. */
+static int64_t dw_extent(const dwpw_case *c, int64_t x_extent)
+{
+    return c->Cin && c->ek > 1 ? (x_extent + 2 * c->ep - c->ek) / c->es + 1 : x_extent;
+}
 
 /* The node's inputs and attributes (borrowing c and the arrays in it). */
 typedef struct dwpw_node {
-    int64_t strides[2], pads[4];
-    attr at[16];
+    int64_t strides[2], pads[4], ex_strides[2], ex_pads[4], ex_ks[2];
+    attr at[20];
     size_t na;
     strata_tensor *x, *wd, *bd, *wp, *bp, *z, *we, *be;
 } dwpw_node;
@@ -54,9 +62,10 @@ static void node_make(dwpw_node *d, const dwpw_case *c, uint64_t seed)
 {
     memset(d, 0, sizeof *d);
     uint64_t s = seed;
-    int64_t Ho = (c->H + c->pt + c->pb - 3) / c->stride + 1, Wo = (c->W + c->pl + c->pr - 3) / c->stride + 1;
+    int64_t Hd = dw_extent(c, c->H), Wd = dw_extent(c, c->W), ek = c->ek > 1 ? c->ek : 1;
+    int64_t Ho = (Hd + c->pt + c->pb - 3) / c->stride + 1, Wo = (Wd + c->pl + c->pr - 3) / c->stride + 1;
     int64_t xd[4] = {c->N, c->H, c->W, c->Cin ? c->Cin : c->C}, wdd[4] = {c->C, 1, 3, 3}, bdd[1] = {c->C},
-            wpd[4] = {c->M, c->C, 1, 1}, bpd[1] = {c->M}, zd[4] = {c->N, Ho, Wo, c->M}, wed[4] = {c->C, c->Cin, 1, 1};
+            wpd[4] = {c->M, c->C, 1, 1}, bpd[1] = {c->M}, zd[4] = {c->N, Ho, Wo, c->M}, wed[4] = {c->C, c->Cin, ek, ek};
     d->x = rnd_tensor(4, xd, &s), d->wd = rnd_tensor(4, wdd, &s), d->bd = rnd_tensor(1, bdd, &s);
     d->wp = rnd_tensor(4, wpd, &s), d->bp = rnd_tensor(1, bpd, &s);
     d->z = c->residual ? rnd_tensor(4, zd, &s) : NULL;
@@ -66,6 +75,14 @@ static void node_make(dwpw_node *d, const dwpw_case *c, uint64_t seed)
     if (c->Cin && !strcmp(c->ex_act, "Clip")) {
         d->at[d->na++] = attr_float_of("ex_activation_min", 0.0f);
         d->at[d->na++] = attr_float_of("ex_activation_max", 2.0f);
+    }
+    if (c->Cin && ek > 1) {
+        d->ex_strides[0] = d->ex_strides[1] = c->es;
+        d->ex_pads[0] = d->ex_pads[1] = d->ex_pads[2] = d->ex_pads[3] = c->ep;
+        d->ex_ks[0] = d->ex_ks[1] = ek;
+        d->at[d->na++] = attr_ints_of("ex_strides", d->ex_strides, 2);
+        d->at[d->na++] = attr_ints_of("ex_pads", d->ex_pads, 4);
+        d->at[d->na++] = attr_ints_of("ex_kernel_shape", d->ex_ks, 2);
     }
     d->strides[0] = d->strides[1] = c->stride;
     d->pads[0] = c->pt, d->pads[1] = c->pl, d->pads[2] = c->pb, d->pads[3] = c->pr;
@@ -130,10 +147,10 @@ static const char *describe(const dwpw_case *c, char *buf, size_t n)
 {
     snprintf(buf, n,
              "N=%lld H=%lld W=%lld C=%lld M=%lld s=%lld pads=%lld,%lld,%lld,%lld dw_act='%s' pw_act='%s' res=%d Cin=%lld "
-             "ex_act='%s'",
+             "ex_act='%s' stem k%lld s%lld p%lld",
              (long long)c->N, (long long)c->H, (long long)c->W, (long long)c->C, (long long)c->M, (long long)c->stride,
              (long long)c->pt, (long long)c->pl, (long long)c->pb, (long long)c->pr, c->dw_act, c->pw_act, c->residual,
-             (long long)c->Cin, c->Cin ? c->ex_act : "");
+             (long long)c->Cin, c->Cin ? c->ex_act : "", (long long)c->ek, (long long)c->es, (long long)c->ep);
     return buf;
 }
 
@@ -195,7 +212,7 @@ static int dwpw_check(const char *name, const dwpw_case *c, bool packed, int thr
     if (c->Cin) {
         double big = 0;
         for (int64_t i = 0; i < strata_tensor_numel(ref); i++) big = fmax(big, fabs(((const float *)ref->data)[i]));
-        tol = 2e-6 * (double)(9 * c->C + c->Cin + 8) * (1.0 + big);
+        tol = 2e-6 * (double)(9 * c->C + c->Cin * (c->ek > 1 ? c->ek * c->ek : 1) + 8) * (1.0 + big);
     }
     if (!(diff <= tol)) {
         test_fail(__FILE__, __LINE__, "%s %s packed=%d threads=%d: max diff %g > %g", name, describe(c, desc, sizeof desc),
@@ -253,22 +270,52 @@ TEST(test_fast_dwpw_rows_match_reference)
     }
 }
 
+/* A stem conv as the expand: windows of few channels, strides 1-2, padding, odd extents down to
+ * a single row (tails of the pixel tiles and of the channel vectors). */
+TEST(test_fast_dwpw_stem_rows_match_reference)
+{
+    static const int64_t Cins[] = {3, 1, 4, 2}, eks[] = {3, 5, 3}, Cs[] = {8, 17, 32}, Ms[] = {16, 24, 33, 5};
+    static const int64_t HWs[] = {2, 7, 16, 23, 5};
+    static const char *const acts[] = {"Clip", "", "Relu"};
+    uint64_t s = 9;
+    int failures = 0;
+    for (int i = 0; i < 40 && failures < 5; i++) {
+        dwpw_case c = {1 + (i % 3 == 2) * 2, HWs[i % 5], HWs[(i / 5 + i) % 5], Cs[i % 3], Ms[i % 4], 1 + (i / 3) % 2, 1, 1,
+                       1, 1, acts[i % 3], acts[(i / 2) % 3], (i / 4) % 2 == 0, Cins[i % 4], acts[(i / 3) % 3],
+                       eks[i % 3], 1 + (i / 2) % 2, 0};
+        c.ep = (i / 6) % c.ek; /* 0 .. ek-1 */
+        if (c.Cin * c.ek > 32) c.Cin = 32 / c.ek;
+        /* windows must fit: the stem's in X, the depthwise one in the stem's output */
+        if (c.H + 2 * c.ep < c.ek) c.H = c.ek;
+        if (c.W + 2 * c.ep < c.ek) c.W = c.ek;
+        if (dw_extent(&c, c.H) + c.pt + c.pb < 3) c.pb = 3 - dw_extent(&c, c.H) - c.pt;
+        if (dw_extent(&c, c.W) + c.pl + c.pr < 3) c.pr = 3 - dw_extent(&c, c.W) - c.pl;
+        (void)rnd(&s);
+        for (size_t r = 0; r < ARRAY_LEN(rows); r++)
+            for (int packed = 0; packed <= 1; packed++) {
+                int threads = 1 + (int)((i + r + (size_t)packed) % 2);
+                failures += !dwpw_check(rows[r], &c, packed, threads, 500 + (uint64_t)i);
+            }
+    }
+}
+
 /* MobileNetV2's block shapes (batch 1, smaller images where the shape allows) on every row. */
 TEST(test_fast_dwpw_mobilenet_shapes)
 {
     static const dwpw_case cases[] = {
-        {1, 28, 28, 32, 16, 1, 1, 1, 1, 1, "Clip", "", false, 0, ""},      /* features.1 (112 -> 28) */
-        {1, 28, 28, 96, 24, 2, 1, 1, 1, 1, "Clip", "", false, 0, ""},      /* features.2 */
-        {1, 14, 14, 144, 24, 1, 1, 1, 1, 1, "Clip", "", true, 0, ""},      /* features.3 */
-        {1, 14, 14, 192, 32, 1, 1, 1, 1, 1, "Clip", "", true, 0, ""},      /* features.5 */
-        {1, 14, 14, 384, 64, 1, 1, 1, 1, 1, "Clip", "", true, 0, ""},      /* features.8 */
-        {1, 14, 14, 576, 96, 2, 1, 1, 1, 1, "Clip", "", false, 0, ""},     /* features.14 */
-        {2, 7, 7, 960, 160, 1, 1, 1, 1, 1, "Clip", "", true, 0, ""},       /* features.15 */
-        {1, 7, 7, 960, 320, 1, 1, 1, 1, 1, "Clip", "", false, 0, ""},      /* features.17 */
-        {1, 28, 28, 96, 24, 2, 1, 1, 1, 1, "Clip", "", false, 16, "Clip"}, /* whole blocks: features.2 */
-        {1, 14, 14, 144, 24, 1, 1, 1, 1, 1, "Clip", "", true, 24, "Clip"}, /* features.3 */
-        {2, 14, 14, 144, 32, 2, 1, 1, 1, 1, "Clip", "", false, 24, "Clip"}, /* features.4 */
-        {1, 14, 14, 576, 160, 2, 1, 1, 1, 1, "Clip", "", false, 96, "Clip"}, /* features.14 */
+        {1, 28, 28, 32, 16, 1, 1, 1, 1, 1, "Clip", "", false, 0, "", 0, 0, 0},      /* features.1 (112 -> 28) */
+        {1, 28, 28, 96, 24, 2, 1, 1, 1, 1, "Clip", "", false, 0, "", 0, 0, 0},      /* features.2 */
+        {1, 14, 14, 144, 24, 1, 1, 1, 1, 1, "Clip", "", true, 0, "", 0, 0, 0},      /* features.3 */
+        {1, 14, 14, 192, 32, 1, 1, 1, 1, 1, "Clip", "", true, 0, "", 0, 0, 0},      /* features.5 */
+        {1, 14, 14, 384, 64, 1, 1, 1, 1, 1, "Clip", "", true, 0, "", 0, 0, 0},      /* features.8 */
+        {1, 14, 14, 576, 96, 2, 1, 1, 1, 1, "Clip", "", false, 0, "", 0, 0, 0},     /* features.14 */
+        {2, 7, 7, 960, 160, 1, 1, 1, 1, 1, "Clip", "", true, 0, "", 0, 0, 0},       /* features.15 */
+        {1, 7, 7, 960, 320, 1, 1, 1, 1, 1, "Clip", "", false, 0, "", 0, 0, 0},      /* features.17 */
+        {1, 28, 28, 96, 24, 2, 1, 1, 1, 1, "Clip", "", false, 16, "Clip", 0, 0, 0}, /* whole blocks: features.2 */
+        {1, 14, 14, 144, 24, 1, 1, 1, 1, 1, "Clip", "", true, 24, "Clip", 0, 0, 0}, /* features.3 */
+        {2, 14, 14, 144, 32, 2, 1, 1, 1, 1, "Clip", "", false, 24, "Clip", 0, 0, 0}, /* features.4 */
+        {1, 14, 14, 576, 160, 2, 1, 1, 1, 1, "Clip", "", false, 96, "Clip", 0, 0, 0}, /* features.14 */
+        {1, 56, 56, 32, 16, 1, 1, 1, 1, 1, "Clip", "", false, 3, "Clip", 3, 2, 1}, /* stem + features.1 */
     };
     for (size_t i = 0; i < ARRAY_LEN(cases); i++)
         for (size_t r = 0; r < ARRAY_LEN(rows); r++)
@@ -279,10 +326,12 @@ TEST(test_fast_dwpw_mobilenet_shapes)
 TEST(test_ref_dwpw_matches_naive_loop)
 {
     static const dwpw_case cases[] = {
-        {2, 5, 7, 3, 4, 1, 1, 1, 1, 1, "Clip", "Relu", true, 0, ""},
-        {1, 6, 5, 17, 5, 2, 1, 0, 0, 1, "", "Clip", false, 0, ""},
-        {2, 6, 5, 7, 5, 1, 1, 1, 1, 1, "Clip", "", true, 3, "Clip"},
-        {1, 7, 6, 5, 4, 2, 1, 0, 1, 1, "", "Relu", false, 4, ""},
+        {2, 5, 7, 3, 4, 1, 1, 1, 1, 1, "Clip", "Relu", true, 0, "", 0, 0, 0},
+        {1, 6, 5, 17, 5, 2, 1, 0, 0, 1, "", "Clip", false, 0, "", 0, 0, 0},
+        {2, 6, 5, 7, 5, 1, 1, 1, 1, 1, "Clip", "", true, 3, "Clip", 0, 0, 0},
+        {1, 7, 6, 5, 4, 2, 1, 0, 1, 1, "", "Relu", false, 4, "", 0, 0, 0},
+        {2, 11, 9, 6, 5, 1, 1, 1, 1, 1, "Clip", "", true, 3, "Clip", 3, 2, 1}, /* a stem in front */
+        {1, 9, 10, 4, 3, 2, 1, 1, 0, 1, "", "Relu", false, 2, "", 5, 1, 2},
     };
     for (size_t ci = 0; ci < ARRAY_LEN(cases); ci++) {
         const dwpw_case *c = &cases[ci];
@@ -297,14 +346,22 @@ TEST(test_ref_dwpw_matches_naive_loop)
         const float *x = d.x->data, *wd = d.wd->data, *bd = d.bd->data, *wp = d.wp->data, *bp = d.bp->data;
         double worst = 0, *t = mem_alloc((size_t)C * sizeof *t);
         /* the depthwise input: X, or the expand of X (clip 0..2 or none) */
-        double *e = mem_alloc((size_t)(c->N * c->H * c->W * C) * sizeof *e);
-        for (int64_t p = 0; p < c->N * c->H * c->W; p++)
+        int64_t H = dw_extent(c, c->H), W = dw_extent(c, c->W), ek = c->ek > 1 ? c->ek : 1;
+        double *e = mem_alloc((size_t)(c->N * H * W * C) * sizeof *e);
+        for (int64_t p = 0; p < c->N * H * W; p++)
             for (int64_t ch = 0; ch < C; ch++) {
                 double v = c->Cin ? 0.0 : x[p * C + ch];
+                int64_t n = p / (H * W), eh = p / W % H, ew = p % W;
+                for (int64_t i = 0; c->Cin && i < ek; i++)
+                    for (int64_t j = 0; j < ek; j++) {
+                        int64_t ih = eh * (ek > 1 ? c->es : 1) - c->ep + i, iw = ew * (ek > 1 ? c->es : 1) - c->ep + j;
+                        if (ih < 0 || ih >= c->H || iw < 0 || iw >= c->W) continue;
+                        for (int64_t k = 0; k < c->Cin; k++)
+                            v += (double)x[((n * c->H + ih) * c->W + iw) * c->Cin + k] *
+                                 ((const float *)d.we->data)[((ch * c->Cin + k) * ek + i) * ek + j];
+                    }
                 if (c->Cin) {
-                    v = ((const float *)d.be->data)[ch];
-                    for (int64_t i = 0; i < c->Cin; i++)
-                        v += (double)x[p * c->Cin + i] * ((const float *)d.we->data)[ch * c->Cin + i];
+                    v += ((const float *)d.be->data)[ch];
                     if (!strcmp(c->ex_act, "Clip")) v = v < 0 ? 0 : v > 2 ? 2 : v;
                 }
                 e[p * C + ch] = v;
@@ -317,8 +374,8 @@ TEST(test_ref_dwpw_matches_naive_loop)
                         for (int64_t i = 0; i < 3; i++)
                             for (int64_t j = 0; j < 3; j++) {
                                 int64_t ih = oh * c->stride - c->pt + i, iw = ow * c->stride - c->pl + j;
-                                if (ih >= 0 && ih < c->H && iw >= 0 && iw < c->W)
-                                    v += e[((n * c->H + ih) * c->W + iw) * C + ch] * wd[ch * 9 + i * 3 + j];
+                                if (ih >= 0 && ih < H && iw >= 0 && iw < W)
+                                    v += e[((n * H + ih) * W + iw) * C + ch] * wd[ch * 9 + i * 3 + j];
                             }
                         if (!strcmp(c->dw_act, "Clip")) v = v < 0 ? 0 : v > 1.5 ? 1.5 : v;
                         t[ch] = v;
@@ -348,7 +405,7 @@ TEST(test_fast_dwpw_refuses_damaged_packed_weights)
     const fast_kernel *k = fast_kernel_find("conv_nhwc_f32_dwpw__scalar", "FusedDwPw", "com.strata");
     EXPECT(k != NULL);
     if (!k) return;
-    dwpw_case c = {1, 5, 5, 8, 16, 1, 1, 1, 1, 1, "", "", false, 0, ""};
+    dwpw_case c = {1, 5, 5, 8, 16, 1, 1, 1, 1, 1, "", "", false, 0, "", 0, 0, 0};
     dwpw_node d;
     node_make(&d, &c, 5);
     int64_t pd[1] = {100};

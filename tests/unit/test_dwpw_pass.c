@@ -3,7 +3,8 @@
  * the 1x1 expand before them too when STRATA_FUSE_IR allows) and the reference interpreter gives
  * the same output as before; no fusion when the depthwise output has a second reader or the
  * conv after it is not 1x1 stride 1, and no expand fusion when the expanded tensor has another
- * reader. */
+ * reader; a network's stem conv (3x3 stride 2 over few channels) joins as the expand, one over
+ * many channels does not. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -198,13 +199,55 @@ TEST(dwpw_pass_fuses_the_expand_too)
     unsetenv("STRATA_FUSE_IR");
 }
 
+/* x [2,cin,17,15] -> stem 3x3 stride 2 pad 1 to 16 + relu6 -> dw 3x3 + relu6 -> 1x1 to 8 */
+static void build_stem(builder *b, int64_t cin, strata_tensor **x_out)
+{
+    b_init(b, 17);
+    int64_t xd[4] = {2, cin, 17, 15}, w1d[4] = {16, cin, 3, 3}, b1d[1] = {16}, wdd[4] = {16, 1, 3, 3};
+    int64_t wpd[4] = {8, 16, 1, 1}, bpd[1] = {8};
+    int x = b_input(b, "x", 4, xd);
+    int w1 = weights(b, "w1", 4, w1d, 1), b1 = weights(b, "b1", 1, b1d, 2), wd = weights(b, "wd", 4, wdd, 3);
+    int bd = weights(b, "bd", 1, b1d, 4), wp = weights(b, "wp", 4, wpd, 5), bp = weights(b, "bp", 1, bpd, 6);
+    int e = clip6(b, "a_e", conv(b, "c1", x, w1, b1, 3, 2, 1, 1));
+    int d = clip6(b, "b_d", conv(b, "c2", e, wd, bd, 3, 1, 1, 16));
+    ir_graph_add_output(b->g, conv(b, "c3", d, wp, bp, 1, 1, 0, 1));
+    *x_out = random_tensor(4, xd, 43);
+}
+
+TEST(dwpw_pass_fuses_a_stem_as_the_expand)
+{
+    setenv("STRATA_FUSE_IR", "all", 1);
+    for (int64_t cin = 3; cin <= 64; cin += 61) {
+        builder b;
+        strata_tensor *x;
+        build_stem(&b, cin, &x);
+        optimize_and_compare_n(&b, &x, 1, 1e-4);
+        const ir_graph *g = b.m->graph;
+        EXPECT_EQ(count_op(g, "FusedDwPw"), cin == 3 ? 1 : 0); /* 3x3 over 64 channels: not a stem */
+        for (size_t i = 0; i < g->n_nodes; i++) {
+            const ir_node *n = &g->nodes[i];
+            if (strcmp(n->op_type, "FusedDwPw") != 0) continue;
+            EXPECT_EQ(n->n_inputs, 8);
+            EXPECT(n->inputs[0] >= 0 && g->values[n->inputs[0]].dims[3] == 3); /* the image (NHWC) */
+            const attr *st = attr_find(n->attrs, n->n_attrs, "ex_strides");
+            EXPECT(st && st->type == ATTR_INTS && st->n == 2 && st->ints[0] == 2 && st->ints[1] == 2);
+            const attr *pd = attr_find(n->attrs, n->n_attrs, "ex_pads");
+            EXPECT(pd && pd->type == ATTR_INTS && pd->n == 4 && pd->ints[0] == 1);
+        }
+        strata_tensor_destroy(x);
+        ir_model_destroy(b.m);
+    }
+    unsetenv("STRATA_FUSE_IR");
+}
+
 /* Compiles the plain block (stride) and runs the plan: the fast kernel's answer is the
  * reference interpreter's on the unoptimised graph. */
 static void compile_and_run(int64_t stride)
 {
     builder b;
     strata_tensor *x;
-    build_block(&b, SHAPE_PLAIN, stride, &x);
+    if (stride > 0) build_block(&b, SHAPE_PLAIN, stride, &x);
+    else build_stem(&b, 3, &x); /* stride 0: the stem block */
     EXPECT_OK(ir_graph_verify(b.g, "test"));
     EXPECT_OK(ir_graph_infer_shapes(b.g));
     const strata_tensor *in[1] = {x};
@@ -248,5 +291,6 @@ TEST(dwpw_pass_compiles_and_runs_on_the_fast_kernel)
     setenv("STRATA_FUSE_IR", "all", 1); /* the whole block, packed expand weights included */
     compile_and_run(1);
     compile_and_run(2);
+    compile_and_run(0);
     unsetenv("STRATA_FUSE_IR");
 }

@@ -1,10 +1,12 @@
 /* kernels/ref/fused_dwpw.c — reference com.strata FusedDwPw (compile/fuse_dw_pointwise.c): an
- * NHWC depthwise FusedConv followed by an NHWC 1x1 FusedConv, optionally preceded by an NHWC 1x1
- * "expand" FusedConv (MobileNetV2's whole inverted-residual block), run as those reference ops.
- * Inputs: X [N,H,W,C] ([N,H,W,Cin] with an expand), dw weights [C,1,kh,kw], dw bias [C]
+ * NHWC depthwise FusedConv followed by an NHWC 1x1 FusedConv, optionally preceded by an NHWC
+ * group-1 "expand" FusedConv (a 1x1 one: MobileNetV2's whole inverted-residual block; or the
+ * network's stem conv), run as those reference ops.
+ * Inputs: X [N,H,W,C] ([N,Hx,Wx,Cin] with an expand), dw weights [C,1,kh,kw], dw bias [C]
  * (optional), pw weights [M,C,1,1], pw bias [M] (optional), residual Z [N,Ho,Wo,M] (optional),
- * expand weights [C,Cin,1,1] (optional), expand bias [C] (optional). An input the compiler's
- * packed weights occupy (attribute packed_input) is not one of these.
+ * expand weights [C,Cin,ekh,ekw] (optional: a 1x1 expand, or a stem conv with "ex_" strides,
+ * pads...), expand bias [C] (optional). An input the compiler's packed weights occupy
+ * (attribute packed_input) is not one of these.
  * Attributes: the depthwise conv's (strides, pads, dilations, activation...) prefixed "dw_", the
  * pointwise conv's activation attributes prefixed "pw_", the expand's prefixed "ex_", layout =
  * "NHWC". */
@@ -68,8 +70,8 @@ static strata_status expand_prepare(const op_node *n, const strata_tensor *const
     memset(t, 0, sizeof *t);
     ex_in[0] = in[0], ex_in[1] = we, ex_in[2] = optional_in(n, in, 7);
     if (!we) return STRATA_OK;
-    if (we->rank != 4 || we->dims[2] != 1 || we->dims[3] != 1)
-        return op_error(n, STRATA_INVALID_MODEL, "expand weights must be [C, Cin, 1, 1] (rank %d)", we->rank);
+    if (we->rank != 4)
+        return op_error(n, STRATA_INVALID_MODEL, "expand weights must be [C, Cin, kh, kw] (rank %d)", we->rank);
     const op_def *conv = ref_op_find("com.strata", "FusedConv", 1);
     if (!conv) return op_error(n, STRATA_INTERNAL, "no reference FusedConv");
     strata_status st = make_sub(n, "ex_", 1, 3, ex);
