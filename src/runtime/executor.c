@@ -1,6 +1,7 @@
 /* runtime/executor.c — the run loop of a plan session: bind inputs (zero-copy, checked against
- * the plan's profile), then per step infer the actual shapes (dynamic batch), point outputs at
- * their arena slots (or the scratch, for values sized only at run time), and call the kernel.
+ * the plan's profile), then per step infer the actual shapes (dynamic batch; kept from the last
+ * run when the step's input shapes did not change, shape_memo.c), point outputs at their arena
+ * slots (or the scratch, for values sized only at run time), and call the kernel.
  * After the first run at a shape, a run makes no heap allocation. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +28,7 @@ strata_status exec_init(exec_state *e, const strata_plan *p, int n_threads)
     e->bound = mem_calloc(nv + 1, sizeof *e->bound);
     const char *stress = getenv("STRATA_STRESS_ARENA");
     e->stress_arena = stress && stress[0] && strcmp(stress, "0") != 0;
-    if (!e->arena || !e->views || !e->cur || !e->bound) {
+    if (!e->arena || !e->views || !e->cur || !e->bound || shape_memo_init(&e->memo, p) != STRATA_OK) {
         exec_release(e);
         return error_set(STRATA_OUT_OF_MEMORY, "session: out of memory for a %llu-byte arena",
                          (unsigned long long)p->view->program.arena_bytes);
@@ -46,6 +47,7 @@ void exec_release(exec_state *e)
     mem_free(e->views);
     mem_free(e->cur);
     mem_free(e->bound);
+    shape_memo_release(&e->memo);
     scratch_release(&e->scratch);
     memset(e, 0, sizeof *e);
 }
@@ -186,20 +188,27 @@ static strata_status run_steps(exec_state *e, const strata_plan *p)
             if (e->step_ns) record(e, i, n, t0, run0);
             continue;
         }
+        /* the same input shapes as the last run: the views keep the output shapes it found */
+        bool same_shapes = shape_memo_hit(&e->memo, i, in_buf, n->n_inputs);
+        if (!same_shapes) shape_memo_forget(&e->memo, i);
         for (size_t k = 0; k < n->n_outputs; k++) {
             int id = n->outputs[k];
             out_buf[k] = NULL;
             if (id < 0) continue;
-            memset(&e->views[id], 0, sizeof e->views[id]);
+            if (!same_shapes) memset(&e->views[id], 0, sizeof e->views[id]);
             out_buf[k] = &e->views[id];
         }
         op_node on = {n->name, n->op_type, n->domain, p->opsets[i], n->attrs, n->n_attrs,
                       n->n_inputs, n->n_outputs};
-        strata_status st = ref_op_check_values(p->ops[i], &on, in_buf);
-        if (st == STRATA_OK) st = p->ops[i]->infer(&on, in_buf, out_buf);
-        if (st == STRATA_NOT_FOUND)
-            st = error_set(STRATA_INTERNAL, "node '%s' (%s): shape inference lacked a value", n->name, n->op_type);
-        if (st != STRATA_OK) return st;
+        strata_status st = STRATA_OK;
+        if (!same_shapes) {
+            st = ref_op_check_values(p->ops[i], &on, in_buf);
+            if (st == STRATA_OK) st = p->ops[i]->infer(&on, in_buf, out_buf);
+            if (st == STRATA_NOT_FOUND)
+                st = error_set(STRATA_INTERNAL, "node '%s' (%s): shape inference lacked a value", n->name, n->op_type);
+            if (st != STRATA_OK) return st;
+            shape_memo_store(&e->memo, i, in_buf, n->n_inputs);
+        }
         const fast_kernel *fk = p->fast[i];
         for (size_t k = 0; k < n->n_outputs; k++) {
             if (!out_buf[k]) continue;

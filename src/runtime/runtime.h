@@ -19,6 +19,24 @@ struct strata_plan {
     int *slot_last;           /* per slot: last step that reads it (n_steps: a graph output) */
 };
 
+/* Per step, the input shapes its last shape inference saw (shape_memo.c): a run at the same
+ * shapes keeps the step's output shapes instead of inferring them again. */
+enum { SHAPE_MEMO_NEVER = 0, SHAPE_MEMO_EMPTY = 1, SHAPE_MEMO_HELD = 2 };
+typedef struct shape_memo {
+    size_t n_steps;
+    uint8_t *state;           /* per step: NEVER (infers every run), EMPTY, HELD */
+    size_t *first;            /* per step: its first entry in seen */
+    int64_t *seen;            /* per step and input: dtype, rank, dims */
+} shape_memo;
+strata_status shape_memo_init(shape_memo *m, const strata_plan *p);
+void shape_memo_release(shape_memo *m);
+/* The inputs have the shapes of the step's last inference (which the output views still hold). */
+bool shape_memo_hit(const shape_memo *m, size_t step, const strata_tensor *const *in, size_t n_in);
+/* Before a step infers: its views are about to change. */
+void shape_memo_forget(shape_memo *m, size_t step);
+/* After a step inferred from these inputs. */
+void shape_memo_store(shape_memo *m, size_t step, const strata_tensor *const *in, size_t n_in);
+
 /* Per-session state of the executor. */
 typedef struct exec_state {
     uint8_t *arena;           /* activation arena (plan's arena bytes, 64-byte aligned) */
@@ -35,6 +53,7 @@ typedef struct exec_state {
     uint64_t *step_start;     /* per step: start relative to the run, when profiling */
     uint64_t *step_read, *step_written; /* per step: bytes in and out, when profiling */
     uint64_t run_ns;          /* the last run's time, when profiling */
+    shape_memo memo;          /* shapes of the last run, per step */
 } exec_state;
 
 /* The session's worker for asynchronous runs (async_run.c). */

@@ -88,7 +88,10 @@ TEST(test_plan_runs_dynamic_batch_like_reference)
     EXPECT_OK(strata_session_create_plan(p, NULL, &s));
     EXPECT_OK(strata_session_create(m, NULL, &ref));
     const char *names[1] = {"input"};
-    for (int64_t batch = 1; batch <= 16; batch += 5) {
+    /* shapes revisited and repeated: the executor keeps the shapes of the last run (shape_memo.c) */
+    static const int64_t batches[] = {1, 6, 6, 1, 16, 11, 11, 6};
+    for (size_t bi = 0; bi < ARRAY_LEN(batches); bi++) {
+        int64_t batch = batches[bi];
         strata_tensor *x = random_input(batch, (unsigned)batch), *y = NULL, *yr = NULL;
         EXPECT_OK(strata_session_run(s, 1, names, &x, 0, NULL, &y));
         EXPECT_OK(strata_session_run(ref, 1, names, &x, 0, NULL, &yr));
@@ -454,7 +457,10 @@ TEST(test_plan_precision_bf16)
     EXPECT_OK(strata_session_create_plan(p, NULL, &s));
     EXPECT_OK(strata_session_create(m, NULL, &ref));
     const char *names[1] = {"input"};
-    for (int64_t batch = 1; batch <= 16; batch += 5) {
+    /* shapes revisited and repeated: the executor keeps the shapes of the last run (shape_memo.c) */
+    static const int64_t batches[] = {1, 6, 6, 1, 16, 11, 11, 6};
+    for (size_t bi = 0; bi < ARRAY_LEN(batches); bi++) {
+        int64_t batch = batches[bi];
         strata_tensor *x = random_input(batch, 7u + (unsigned)batch), *y = NULL, *yr = NULL;
         EXPECT_OK(strata_session_run(s, 1, names, &x, 0, NULL, &y));
         EXPECT_OK(strata_session_run(ref, 1, names, &x, 0, NULL, &yr));
