@@ -440,8 +440,6 @@ static strata_status run_dw(const fast_kernel *k, const op_node *n, const strata
 
 /* ---- direct convolution (1x1 up to a few hundred outputs, small-channel stems) ---------------- */
 
-#define DIRECT_MAX_K NHWC_CONV_ROW_MAX_K
-
 /* wide: the AVX-512 tiles (up to 64 outputs a pass); the AVX2 ones (16) lose to the GEMM on
  * 1x1 convs with many outputs and long inputs. */
 static bool direct_geometry_ok(const op_node *n, const strata_tensor *const *in, bool wide)
@@ -453,7 +451,7 @@ static bool direct_geometry_ok(const op_node *n, const strata_tensor *const *in,
     size_t nd = 0;
     const int64_t *dil = op_attr_ints(n, "dilations", &nd);
     if (dil && nd == 2 && kw > 1 && dil[1] != 1) return false; /* a kernel row must be contiguous */
-    if (kh * kw * C > DIRECT_MAX_K || kh > 64) return false;
+    if (kh * kw * C > NHWC_CONV_ROW_MAX_K || kh > 64) return false;
     /* Measured on MobileNetV2 (1 thread): in-place pixel tiles beat im2col/packed-A GEMM for 1x1
      * convs up to 576 outputs (0.7-0.98x its time); from 960 outputs on 7x7 images the GEMM's
      * 14x32 tiles win. Stems: windows of a few channels, where im2col costs most. */
@@ -510,13 +508,13 @@ typedef struct direct_job {
     int prefetch;               /* see nhwc_direct_args */
 } direct_job;
 
-static void direct_call(const direct_job *j, const nhwc_direct_args *a, int64_t pixels)
+static void direct_call(gemm_isa isa, const nhwc_direct_args *a, int64_t pixels)
 {
 #if defined(__x86_64__)
-    if (j->isa == GEMM_ISA_AVX512) nhwc_direct_f32__avx512(a, pixels);
+    if (isa == GEMM_ISA_AVX512) nhwc_direct_f32__avx512(a, pixels);
     else nhwc_direct_f32__avx2(a, pixels);
 #else
-    (void)j, (void)a, (void)pixels;
+    (void)isa, (void)a, (void)pixels;
 #endif
 }
 
@@ -531,7 +529,7 @@ static void direct_pw_task(void *arg, int64_t t, int thread_index)
     const float *w = j->w;
     nhwc_direct_args a = {j->x + p0 * s->C, s->C, 1, &off, &w, s->C, NHWC_LDW(s->M), s->M, j->b,
                           j->z ? j->z + p0 * s->M : NULL, j->y + p0 * s->M, j->act, j->lo, j->hi, j->prefetch};
-    direct_call(j, &a, np);
+    direct_call(j->isa, &a, np);
 }
 
 /* One output row of a group-1 NHWC conv (see fast_internal.h): the interior pixels read the
@@ -562,7 +560,6 @@ void nhwc_conv_row_run(const nhwc_conv_row *c, int64_t oh, const float *z, float
         }
         return;
     }
-    direct_job j = {NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, c->isa, 0, 0};
     int64_t off[64];
     const float *segw[64];
     int nseg = 0;
@@ -581,7 +578,7 @@ void nhwc_conv_row_run(const nhwc_conv_row *c, int64_t oh, const float *z, float
     if (hi > lo) {
         nhwc_direct_args a = {c->x + (lo * c->sw - c->pw) * C, c->sw * C, nseg, off, segw, c->kw * C, ldw, M, c->b,
                               z ? z + lo * M : NULL, y + lo * M, c->act, c->lo, c->hi, 0};
-        direct_call(&j, &a, hi - lo);
+        direct_call(c->isa, &a, hi - lo);
     }
     float buf[NHWC_CONV_ROW_MAX_K];
     int64_t zero = 0;
@@ -600,7 +597,7 @@ void nhwc_conv_row_run(const nhwc_conv_row *c, int64_t oh, const float *z, float
         }
         nhwc_direct_args a = {buf, 0, 1, &zero, &wall, c->kh * c->kw * C, ldw, M, c->b,
                               z ? z + ow * M : NULL, y + ow * M, c->act, c->lo, c->hi, 0};
-        direct_call(&j, &a, 1);
+        direct_call(c->isa, &a, 1);
     }
 }
 
@@ -626,8 +623,8 @@ static strata_status run_direct(const fast_kernel *k, const op_node *n, const st
     strata_status st = dense_geometry(n, in, y, b, &s);
     if (st != STRATA_OK) return st;
     int64_t K = s.kh * s.kw * s.C;
-    if (K > DIRECT_MAX_K || s.kh > 64 || (s.kw > 1 && s.win.d[1] != 1))
-        return op_error(n, STRATA_INVALID_ARGUMENT, "direct conv needs a window of at most %d floats with contiguous rows", DIRECT_MAX_K);
+    if (K > NHWC_CONV_ROW_MAX_K || s.kh > 64 || (s.kw > 1 && s.win.d[1] != 1))
+        return op_error(n, STRATA_INVALID_ARGUMENT, "direct conv needs a window of at most %d floats with contiguous rows", NHWC_CONV_ROW_MAX_K);
     if (s.N * s.Ho * s.Wo <= 0 || s.M <= 0) return STRATA_OK;
     fast_act act;
     fast_activation(n, &act);

@@ -277,7 +277,6 @@ TEST(test_fast_dwpw_stem_rows_match_reference)
     static const int64_t Cins[] = {3, 1, 4, 2}, eks[] = {3, 5, 3}, Cs[] = {8, 17, 32}, Ms[] = {16, 24, 33, 5};
     static const int64_t HWs[] = {2, 7, 16, 23, 5};
     static const char *const acts[] = {"Clip", "", "Relu"};
-    uint64_t s = 9;
     int failures = 0;
     for (int i = 0; i < 40 && failures < 5; i++) {
         dwpw_case c = {1 + (i % 3 == 2) * 2, HWs[i % 5], HWs[(i / 5 + i) % 5], Cs[i % 3], Ms[i % 4], 1 + (i / 3) % 2, 1, 1,
@@ -290,7 +289,6 @@ TEST(test_fast_dwpw_stem_rows_match_reference)
         if (c.W + 2 * c.ep < c.ek) c.W = c.ek;
         if (dw_extent(&c, c.H) + c.pt + c.pb < 3) c.pb = 3 - dw_extent(&c, c.H) - c.pt;
         if (dw_extent(&c, c.W) + c.pl + c.pr < 3) c.pr = 3 - dw_extent(&c, c.W) - c.pl;
-        (void)rnd(&s);
         for (size_t r = 0; r < ARRAY_LEN(rows); r++)
             for (int packed = 0; packed <= 1; packed++) {
                 int threads = 1 + (int)((i + r + (size_t)packed) % 2);
