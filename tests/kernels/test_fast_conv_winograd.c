@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/fast_internal.h"
 #include "kernels/kernels.h"
 #include "op_harness.h"
 #include "test.h"
@@ -234,6 +235,18 @@ TEST(test_fast_conv_winograd_f2)
 TEST(test_fast_conv_winograd_scalar) { sweep("conv_f32_winograd__scalar", 40); }
 TEST(test_fast_conv_winograd_avx2) { sweep("conv_f32_winograd__avx2", 60); }
 TEST(test_fast_conv_winograd_avx512) { sweep("conv_f32_winograd__avx512", 60); }
+
+/* The large-block path (64-128 tiles a block, or phased when there are fewer blocks than
+ * threads), which only layers with over 16 MiB of transformed weights take by default. */
+TEST(test_fast_conv_winograd_large_blocks)
+{
+    size_t keep = fast_winograd_u_cached;
+    fast_winograd_u_cached = 0;
+    sweep("conv_f32_winograd__avx512", 16);
+    sweep("conv_f32_winograd__avx2", 8);
+    sweep("conv_f32_winograd_f2__avx512", 8);
+    fast_winograd_u_cached = keep;
+}
 
 /* The measured error stays inside the stated bound: below 5e-6 * (sum|w||x| + 1). */
 TEST(test_fast_conv_winograd_error_bound)
