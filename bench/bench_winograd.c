@@ -3,12 +3,16 @@
  * medians, effective GFLOP/s = 2*N*M*C*9*H*W / time. Built by hand:
  *   cc -O2 -Iinclude -Isrc bench/bench_winograd.c build-w/libstrata.a -ldnnl -lgomp -lcjson \
  *      -lmicrohttpd -lgrpc -lgpr -lprotobuf-c -lm -lpthread -o /tmp/bench_winograd
- *   /tmp/bench_winograd [reps] [row-a] [row-b]                                              */
+ *   /tmp/bench_winograd [reps] [row-a] [row-b]
+ * With BENCH_WINO_BLOCKS=1, row B runs with fast_winograd_u_cached = 0 (the large blocks of
+ * 64-128 tiles every layer had before session 7) and row A with the default (16-tile blocks up
+ * to 16 MiB of transformed weights): pass the same row twice to compare the two policies. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kernels/fast.h"
+#include "kernels/fast_internal.h"
 
 typedef struct shape {
     int64_t C, HW;
@@ -111,10 +115,15 @@ int main(int argc, char **argv)
                 double ta[64], tb[64];
                 int n = reps < 64 ? reps : 64;
                 run_once(&ra, y, pool), run_once(&rb, y, pool); /* warm up, size the scratch */
+                const char *blocks = getenv("BENCH_WINO_BLOCKS");
+                size_t u_default = fast_winograd_u_cached, u_b = blocks && blocks[0] == '1' ? 0 : u_default;
                 for (int i = 0; i < n; i++) {
+                    fast_winograd_u_cached = u_default;
                     ta[i] = run_once(&ra, y, pool);
+                    fast_winograd_u_cached = u_b;
                     tb[i] = run_once(&rb, y, pool);
                 }
+                fast_winograd_u_cached = u_default;
                 qsort(ta, (size_t)n, sizeof ta[0], cmp_d);
                 qsort(tb, (size_t)n, sizeof tb[0], cmp_d);
                 double flops = 2.0 * (double)(N * C * C * 9 * HW * HW), ma = ta[n / 2], mb = tb[n / 2];
