@@ -303,7 +303,7 @@ static size_t round64(size_t x)
 }
 
 /* Tiles per block. One vector group (16 tiles) while the transformed weights U (nxi * M * C
- * floats, streamed once per block) stay within fast_winograd_u_cached bytes (a last-level
+ * floats, streamed once per block) stay below fast_winograd_u_cached bytes (a last-level
  * cache's worth): the block's V and M then
  * sit in L1/L2 between the transforms and the GEMMs, and on Zen 4 that beat the L2-sized
  * blocks of 64 tiles by 3-18% on ResNet-50's 64-, 128- and 256-channel layers at batch 1 and 8
@@ -315,7 +315,7 @@ size_t fast_winograd_u_cached = (size_t)16 << 20;
 
 static int64_t tile_block(int64_t C, int64_t M, int64_t nt, int threads, int nr, int nxi)
 {
-    if ((size_t)nxi * (size_t)(M * C) * sizeof(float) <= fast_winograd_u_cached) return WINO_LANES;
+    if ((size_t)nxi * (size_t)(M * C) * sizeof(float) < fast_winograd_u_cached) return WINO_LANES;
     int64_t cap = (int64_t)(1 << 20) / (nxi * (C + M) * 4) / 16 * 16;
     cap = cap < 64 ? 64 : cap > 128 ? 128 : cap;
     int64_t best = WINO_LANES, best_cost = -1;

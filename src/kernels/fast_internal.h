@@ -65,8 +65,9 @@ extern const fast_kernel fast_dnnl_conv_kernels[]; /* dnnl/conv.c: oneDNN convol
 extern const size_t fast_dnnl_conv_count;
 extern const fast_kernel fast_winograd_kernels[]; /* fast_conv_winograd.c */
 extern const size_t fast_winograd_count;
-/* Bytes of transformed Winograd weights up to which a block is one vector group of tiles
- * (fast_conv_winograd.c, 16 MiB); tests lower it to run the large-block path on small layers. */
+/* Bytes of transformed Winograd weights below which a block is one vector group of tiles
+ * (fast_conv_winograd.c: 16 MiB, so F(2x2) at 512 channels, exactly that, keeps large blocks);
+ * tests set 0 to run the large-block path on small layers. */
 extern size_t fast_winograd_u_cached;
 extern const fast_kernel fast_pool_kernels[];
 extern const size_t fast_pool_count;
