@@ -5,8 +5,8 @@
  *      -lmicrohttpd -lgrpc -lgpr -lprotobuf-c -lm -lpthread -o /tmp/bench_winograd
  *   /tmp/bench_winograd [reps] [row-a] [row-b]
  * With BENCH_WINO_BLOCKS=1, row B runs with fast_winograd_u_cached = 0 (the large blocks of
- * 64-128 tiles every layer had before session 7) and row A with the default (16-tile blocks up
- * to 16 MiB of transformed weights): pass the same row twice to compare the two policies. */
+ * 64-128 tiles every layer had before session 7) and row A with the default (16-tile blocks below
+ * 16 MiB of transformed weights): pass the same row twice to compare the two policies. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -303,14 +303,14 @@ static size_t round64(size_t x)
 }
 
 /* Tiles per block. One vector group (16 tiles) while the transformed weights U (nxi * M * C
- * floats, streamed once per block) stay below fast_winograd_u_cached bytes (a last-level
- * cache's worth): the block's V and M then
- * sit in L1/L2 between the transforms and the GEMMs, and on Zen 4 that beat the L2-sized
- * blocks of 64 tiles by 3-18% on ResNet-50's 64-, 128- and 256-channel layers at batch 1 and 8
- * (bench/bench_winograd.c, alternating). Past that (512 channels: 38 MB of U) every block reads
- * U from memory, so blocks are as large as keeps V and M within about 1 MiB (at least 64, at
- * most 128 tiles), then the count in [16, that] minimising the busiest thread's GEMM columns
- * (rounded up to the microkernel's nr, plus a fixed cost per block). */
+ * floats, streamed once per block) stay below fast_winograd_u_cached bytes, a last-level
+ * cache's worth: the block's V and M then sit in L1/L2 between the transforms and the GEMMs (on
+ * Zen 4 the 64-tile blocks took up to 1.4x the time on ResNet-50's 64- to 256-channel layers;
+ * bench/bench_winograd.c with BENCH_WINO_BLOCKS=1). From there on (512 channels: 38 MB of U in
+ * F(4x4), 16 MiB in F(2x2)) every block reads U from memory, so blocks are as large as keeps V
+ * and M within about 1 MiB (at least 64, at most 128 tiles), then the count in [16, that]
+ * minimising the busiest thread's GEMM columns (rounded up to the microkernel's nr, plus a
+ * fixed cost per block). */
 size_t fast_winograd_u_cached = (size_t)16 << 20;
 
 static int64_t tile_block(int64_t C, int64_t M, int64_t nt, int threads, int nr, int nxi)

@@ -237,7 +237,7 @@ TEST(test_fast_conv_winograd_avx2) { sweep("conv_f32_winograd__avx2", 60); }
 TEST(test_fast_conv_winograd_avx512) { sweep("conv_f32_winograd__avx512", 60); }
 
 /* The large-block path (64-128 tiles a block, or phased when there are fewer blocks than
- * threads), which only layers with over 16 MiB of transformed weights take by default. */
+ * threads), which by default only layers with 16 MiB or more of transformed weights take. */
 TEST(test_fast_conv_winograd_large_blocks)
 {
     size_t keep = fast_winograd_u_cached;
