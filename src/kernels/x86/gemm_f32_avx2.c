@@ -86,33 +86,93 @@ static __attribute__((noinline)) void act_tile(float *c, int64_t ldc, int m, int
     }
 }
 
-/* alpha/beta, bias, residual, relu/clip for one 8-wide piece of row i, columns j..j+8. */
-INLINE void store_vec(__m256 acc, float *c, __m256i k, int full, int i, int j, const gemm_tile *t)
+/* A masked load of 8 floats, or a plain one when the piece is full. */
+INLINE __m256 load8(const float *p, __m256i k, int full)
 {
-    __m256 v = _mm256_mul_ps(acc, _mm256_set1_ps(t->alpha));
-    if (t->beta != 0.0f) {
-        __m256 old = full ? _mm256_loadu_ps(c) : _mm256_maskload_ps(c, k);
-        v = _mm256_fmadd_ps(old, _mm256_set1_ps(t->beta), v);
-    }
-    if (t->last) {
-        if (t->bias_kind == GEMM_BIAS_COL)
-            v = _mm256_add_ps(v, full ? _mm256_loadu_ps(t->bias + j) : _mm256_maskload_ps(t->bias + j, k));
-        else if (t->bias_kind == GEMM_BIAS_ROW)
-            v = _mm256_add_ps(v, _mm256_set1_ps(t->bias[i]));
-        if (t->residual) {
-            const float *r = t->residual + i * t->ldr + j;
-            v = _mm256_add_ps(v, full ? _mm256_loadu_ps(r) : _mm256_maskload_ps(r, k));
+    return full ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, k);
+}
+
+/* The epilogue of a ROWS-row tile (columns 0..8 in acc0, 8..16 in acc1 when n > 8), one phase
+ * at a time over all its vectors: alpha, beta * old C, then on the last K block bias, residual
+ * and relu/clip; then the stores. The tile's parameters are read once into locals (the stores
+ * to c may alias *t as far as the compiler knows; see the AVX-512 kernel). */
+INLINE void store_tile(const int ROWS, __m256 *acc0, __m256 *acc1, float *c, int64_t ldc, int n,
+                       const gemm_tile *t)
+{
+    const float alpha = t->alpha, beta = t->beta;
+    const int last = t->last;
+    const gemm_bias bias_kind = t->bias_kind;
+    const float *bias = t->bias, *res = t->residual;
+    const int64_t ldr = t->ldr;
+    const gemm_act act = t->act;
+    const int two = n > 8, full0 = n >= 8, full1 = n >= 16;
+    const __m256i k0 = lane_mask(n), k1 = lane_mask(n - 8);
+    if (alpha != 1.0f) {
+        const __m256 va = _mm256_set1_ps(alpha);
+#pragma GCC unroll 6
+        for (int i = 0; i < ROWS; i++) {
+            acc0[i] = _mm256_mul_ps(acc0[i], va);
+            if (two) acc1[i] = _mm256_mul_ps(acc1[i], va);
         }
-        if (t->act == GEMM_ACT_RELU) {
-            v = _mm256_max_ps(_mm256_setzero_ps(), v);
-        } else if (t->act == GEMM_ACT_CLIP) {
-            v = _mm256_min_ps(_mm256_set1_ps(t->act_max), _mm256_max_ps(_mm256_set1_ps(t->act_min), v));
+    }
+    if (beta != 0.0f) {
+        const __m256 vb = _mm256_set1_ps(beta);
+#pragma GCC unroll 6
+        for (int i = 0; i < ROWS; i++) {
+            acc0[i] = _mm256_fmadd_ps(load8(c + i * ldc, k0, full0), vb, acc0[i]);
+            if (two) acc1[i] = _mm256_fmadd_ps(load8(c + i * ldc + 8, k1, full1), vb, acc1[i]);
         }
     }
-    if (full)
-        _mm256_storeu_ps(c, v);
-    else
-        _mm256_maskstore_ps(c, k, v);
+    if (last) {
+        if (bias_kind == GEMM_BIAS_ROW) {
+#pragma GCC unroll 6
+            for (int i = 0; i < ROWS; i++) {
+                const __m256 bi = _mm256_set1_ps(bias[i]);
+                acc0[i] = _mm256_add_ps(acc0[i], bi);
+                if (two) acc1[i] = _mm256_add_ps(acc1[i], bi);
+            }
+        } else if (bias_kind == GEMM_BIAS_COL) {
+            const __m256 b0 = load8(bias, k0, full0);
+            const __m256 b1 = two ? load8(bias + 8, k1, full1) : _mm256_setzero_ps();
+#pragma GCC unroll 6
+            for (int i = 0; i < ROWS; i++) {
+                acc0[i] = _mm256_add_ps(acc0[i], b0);
+                if (two) acc1[i] = _mm256_add_ps(acc1[i], b1);
+            }
+        }
+        if (res) {
+#pragma GCC unroll 6
+            for (int i = 0; i < ROWS; i++) {
+                acc0[i] = _mm256_add_ps(acc0[i], load8(res + i * ldr, k0, full0));
+                if (two) acc1[i] = _mm256_add_ps(acc1[i], load8(res + i * ldr + 8, k1, full1));
+            }
+        }
+        if (act == GEMM_ACT_RELU) {
+            const __m256 z = _mm256_setzero_ps();
+#pragma GCC unroll 6
+            for (int i = 0; i < ROWS; i++) {
+                acc0[i] = _mm256_max_ps(z, acc0[i]);
+                if (two) acc1[i] = _mm256_max_ps(z, acc1[i]);
+            }
+        } else if (act == GEMM_ACT_CLIP) {
+            const __m256 lo = _mm256_set1_ps(t->act_min), hi = _mm256_set1_ps(t->act_max);
+#pragma GCC unroll 6
+            for (int i = 0; i < ROWS; i++) {
+                acc0[i] = _mm256_min_ps(hi, _mm256_max_ps(lo, acc0[i]));
+                if (two) acc1[i] = _mm256_min_ps(hi, _mm256_max_ps(lo, acc1[i]));
+            }
+        }
+    }
+#pragma GCC unroll 6
+    for (int i = 0; i < ROWS; i++) {
+        if (full0) _mm256_storeu_ps(c + i * ldc, acc0[i]);
+        else _mm256_maskstore_ps(c + i * ldc, k0, acc0[i]);
+        if (two) {
+            if (full1) _mm256_storeu_ps(c + i * ldc + 8, acc1[i]);
+            else _mm256_maskstore_ps(c + i * ldc + 8, k1, acc1[i]);
+        }
+    }
+    if (last && act >= GEMM_ACT_SIGMOID) act_tile(c, ldc, ROWS, n, act);
 }
 
 /* The kernel body for a compile-time row count ROWS (<= MR); A panel stride stays MR. */
@@ -151,14 +211,7 @@ INLINE void kernel_rows(const int ROWS, int64_t kc, const float *a, const float 
             b += NR;
         }
     }
-    int full0 = n >= 8, full1 = n >= 16;
-    __m256i k0 = lane_mask(n), k1 = lane_mask(n - 8);
-#pragma GCC unroll 6
-    for (int i = 0; i < ROWS; i++) {
-        store_vec(acc0[i], c + i * ldc, k0, full0, i, 0, t);
-        if (n > 8) store_vec(acc1[i], c + i * ldc + 8, k1, full1, i, 8, t);
-    }
-    if (t->last && t->act >= GEMM_ACT_SIGMOID) act_tile(c, ldc, ROWS, n, t->act);
+    store_tile(ROWS, acc0, acc1, c, ldc, n, t);
 }
 
 #define ROWS_FN(R)                                                                          \

@@ -43,6 +43,7 @@ DI void tile(const nhwc_direct_args *a, const float *x, int64_t col0, float *y, 
         }
     }
     const __m256 vlo = _mm256_set1_ps(a->lo), vhi = _mm256_set1_ps(a->hi), zero = _mm256_setzero_ps();
+    const int act = a->act; /* read once: the stores below may alias *a as far as the compiler knows */
 #pragma GCC unroll 12
     for (int r = 0; r < MR; r++)
 #pragma GCC unroll 2
@@ -52,8 +53,8 @@ DI void tile(const nhwc_direct_args *a, const float *x, int64_t col0, float *y, 
             __m256 t = acc[r][v];
             bool whole = v < NV - 1 || last == 8; /* masked stores are slow on some CPUs (AMD) */
             if (z) t = _mm256_add_ps(t, whole ? _mm256_loadu_ps(z + o) : _mm256_maskload_ps(z + o, m));
-            if (a->act == 1) t = _mm256_max_ps(t, zero);
-            else if (a->act == 2) t = _mm256_min_ps(_mm256_max_ps(t, vlo), vhi);
+            if (act == 1) t = _mm256_max_ps(t, zero);
+            else if (act == 2) t = _mm256_min_ps(_mm256_max_ps(t, vlo), vhi);
             if (whole) _mm256_storeu_ps(y + o, t);
             else _mm256_maskstore_ps(y + o, m, t);
         }

@@ -59,6 +59,7 @@ DI void tile(const nhwc_direct_args *a, const float *x, int64_t col0, float *y, 
         }
     }
     const __m512 vlo = _mm512_set1_ps(a->lo), vhi = _mm512_set1_ps(a->hi), zero = _mm512_setzero_ps();
+    const int act = a->act; /* read once: the stores below may alias *a as far as the compiler knows */
 #pragma GCC unroll 16
     for (int r = 0; r < MR; r++) {
 #pragma GCC unroll 4
@@ -68,8 +69,8 @@ DI void tile(const nhwc_direct_args *a, const float *x, int64_t col0, float *y, 
             __m512 t = acc[r][v];
             bool whole = v < NV - 1 || mlast == 0xFFFF; /* plain stores: masked ones cost more on some CPUs */
             if (z) t = _mm512_add_ps(t, whole ? _mm512_loadu_ps(z + o) : _mm512_maskz_loadu_ps(m, z + o));
-            if (a->act == 1) t = _mm512_max_ps(t, zero);
-            else if (a->act == 2) t = _mm512_min_ps(_mm512_max_ps(t, vlo), vhi);
+            if (act == 1) t = _mm512_max_ps(t, zero);
+            else if (act == 2) t = _mm512_min_ps(_mm512_max_ps(t, vlo), vhi);
             if (whole) _mm512_storeu_ps(y + o, t);
             else _mm512_mask_storeu_ps(y + o, m, t);
         }
@@ -77,8 +78,8 @@ DI void tile(const nhwc_direct_args *a, const float *x, int64_t col0, float *y, 
             int64_t o = r * N + col0 + NF * 16;
             __m256 t = acch[r];
             if (z) t = _mm256_add_ps(t, _mm256_maskz_loadu_ps(mh, z + o));
-            if (a->act == 1) t = _mm256_max_ps(t, _mm512_castps512_ps256(zero));
-            else if (a->act == 2)
+            if (act == 1) t = _mm256_max_ps(t, _mm512_castps512_ps256(zero));
+            else if (act == 2)
                 t = _mm256_min_ps(_mm256_max_ps(t, _mm512_castps512_ps256(vlo)), _mm512_castps512_ps256(vhi));
             _mm256_mask_storeu_ps(y + o, mh, t);
         }
