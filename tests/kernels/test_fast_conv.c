@@ -435,6 +435,11 @@ static const pool_case pool_cases[] = {
     {1, 2, 7, 5, 2, 2, 1, 1, 0, 0, 0},   /* stride 1 */
     {1, 1, 5, 19, 3, 4, 3, 3, 1, 2, 1},  /* uneven kernel, big pads, ceil */
     {1, 4, 1, 1, 1, 1, 1, 1, 0, 0, 0},   /* 1 x 1 */
+    {2, 48, 8, 8, 2, 2, 2, 2, 0, 0, 0},  /* 2x2 s2 on small planes: many planes a task; NaN first in a window */
+    {1, 1, 6, 6, 2, 2, 2, 2, 0, 0, 0},   /* 2x2 s2, NaN second-row in its window: passed over */
+    {1, 2, 9, 11, 2, 2, 2, 2, 0, 0, 0},  /* 2x2 s2, odd sizes: the last row and column unused */
+    {1, 2, 9, 11, 2, 2, 2, 2, 0, 0, 1},  /* ceil mode: clipped windows, the general path */
+    {1, 3, 64, 66, 2, 2, 2, 2, 0, 0, 0}, /* 2x2 s2, a plane a task */
 };
 
 static void pool_sweep(void)
