@@ -120,6 +120,12 @@ static void max_2x2_channel(const pool_job *j, const float *x, float *y)
     for (int64_t oh = 0; oh < j->Ho; oh++) {
         const float *r0 = x + 2 * oh * W, *r1 = r0 + W;
         float *yr = y + oh * Wo;
+#if defined(__x86_64__)
+        if (j->avx512) {
+            pool_f32_max_2x2_row__avx512(r0, r1, yr, Wo);
+            continue;
+        }
+#endif
         for (int64_t ow = 0; ow < Wo; ow++) {
             float m = r0[2 * ow];
             m = max_nan(m, r0[2 * ow + 1]);

@@ -440,6 +440,8 @@ static const pool_case pool_cases[] = {
     {1, 2, 9, 11, 2, 2, 2, 2, 0, 0, 0},  /* 2x2 s2, odd sizes: the last row and column unused */
     {1, 2, 9, 11, 2, 2, 2, 2, 0, 0, 1},  /* ceil mode: clipped windows, the general path */
     {1, 3, 64, 66, 2, 2, 2, 2, 0, 0, 0}, /* 2x2 s2, a plane a task */
+    {1, 3, 10, 26, 2, 2, 2, 2, 0, 0, 0}, /* 2x2 s2, 13 outputs a row: the vector tail's upper half */
+    {1, 2, 4, 61, 2, 2, 2, 2, 0, 0, 0},  /* 2x2 s2, 30 outputs: a full vector and a 14-wide tail */
 };
 
 static void pool_sweep(void)

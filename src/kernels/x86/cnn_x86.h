@@ -28,6 +28,9 @@ void pool_f32_gap_nhwc__avx512(const float *x, int64_t HW, int64_t C, float *y);
 /* y[i] = max(t[2i], t[2i+1], t[2i+2]) for i < n: the 3-wide, stride-2 window maxima of a row
  * (ResNet's stem max pool); t holds 2n + 1 floats. */
 void pool_f32_max_k3s2__avx512(const float *t, float *y, int64_t n);
+/* One output row of a 2x2 stride-2 MaxPool (n outputs) from input rows r0 and r1, NaN as the
+ * reference (a NaN first in its window stays). */
+void pool_f32_max_2x2_row__avx512(const float *r0, const float *r1, float *y, int64_t n);
 /* y[m * P + p] = act(t[p * ldt + m] (+ z[m * P + p] when z)) for m0 <= m < m1, p < P: a
  * transposed GEMM output (pixels x channels) written back as channel planes, act DW_ACT_*. */
 void transpose_back_f32__avx512(const float *t, int64_t ldt, int64_t P, int64_t m0, int64_t m1, const float *z,

@@ -54,6 +54,29 @@ void pool_f32_max_k3s2__avx512(const float *t, float *y, int64_t n)
     }
 }
 
+/* One output row of a 2x2 stride-2 MaxPool from input rows r0 and r1 (n outputs, 2n floats of
+ * each row read): per output the fold x00, x01, x10, x11 in the reference's order, where
+ * max(v, m) = v > m ? v : m keeps a NaN first in its window and passes over a later one. */
+void pool_f32_max_2x2_row__avx512(const float *r0, const float *r1, float *y, int64_t n)
+{
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    for (int64_t i = 0; i < n; i += 16) {
+        int64_t left = 2 * (n - i); /* input floats of this piece: up to 32 */
+        __mmask16 k0 = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
+        __mmask16 k1 = left >= 32 ? (__mmask16)0xFFFF : left > 16 ? (__mmask16)((1u << (left - 16)) - 1) : 0;
+        __mmask16 ky = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        const float *p0 = r0 + 2 * i, *p1 = r1 + 2 * i;
+        __m512 a = _mm512_maskz_loadu_ps(k0, p0), b = _mm512_maskz_loadu_ps(k1, p0 + 16);
+        __m512 c = _mm512_maskz_loadu_ps(k0, p1), d = _mm512_maskz_loadu_ps(k1, p1 + 16);
+        __m512 m = _mm512_permutex2var_ps(a, even, b);
+        m = _mm512_max_ps(_mm512_permutex2var_ps(a, odd, b), m);
+        m = _mm512_max_ps(_mm512_permutex2var_ps(c, even, d), m);
+        m = _mm512_max_ps(_mm512_permutex2var_ps(c, odd, d), m);
+        _mm512_mask_storeu_ps(y + i, ky, m);
+    }
+}
+
 /* NHWC global average of one image (HW pixels of C channels): 128 channels at a time in eight
  * accumulators (independent adds hide the latency), the pixels' 512-byte pieces read in order;
  * a masked tail. */
