@@ -18,9 +18,16 @@ SRC     := $(sort $(wildcard src/core/*.c src/kernels/*.c src/kernels/ref/*.c sr
 OBJ     := $(SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/grpc_service.pb-c.o
 TOOLSRC := $(sort $(wildcard tools/*.c))
 TESTSRC := $(sort $(wildcard tests/*.c tests/unit/*.c tests/kernels/*.c))
-DEPS    := $(OBJ:.o=.d) $(TOOLSRC:%.c=$(BUILD)/%.d) $(TESTSRC:%.c=$(BUILD)/%.d)
+FUZZSRC := $(sort $(wildcard tests/fuzz/*.c))
+DEPS    := $(OBJ:.o=.d) $(TOOLSRC:%.c=$(BUILD)/%.d) $(TESTSRC:%.c=$(BUILD)/%.d) $(FUZZSRC:%.c=$(BUILD)/%.d)
 
-all: $(BUILD)/strata $(BUILD)/strata-test
+# Fuzz targets (tests/fuzz/fuzz_<name>.c): `make fuzz` builds them with clang, libFuzzer and
+# ASan/UBSan into build-fuzz/; `all` builds plain replay programs for their regression inputs.
+FUZZ    := onnx plan safetensors npy tensor config
+SAN     ?=
+CFLAGS  += $(SAN)
+
+all: $(BUILD)/strata $(BUILD)/strata-test $(FUZZ:%=$(BUILD)/fuzz/replay_%)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -56,6 +63,28 @@ $(BUILD)/strata: $(TOOLSRC:%.c=$(BUILD)/%.o) $(BUILD)/libstrata.a
 $(BUILD)/strata-test: $(TESTSRC:%.c=$(BUILD)/%.o) $(BUILD)/libstrata.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
+$(BUILD)/fuzz/replay_%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/tests/fuzz/replay.o $(BUILD)/libstrata.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/fuzz/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/libstrata.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+fuzz-targets: $(FUZZ:%=$(BUILD)/fuzz/fuzz_%)
+
+fuzz:
+	$(MAKE) BUILD=build-fuzz CC=clang OPT=-O1 \
+	    SAN="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+	    fuzz-targets
+
+# The replay programs under ASan and UBSan (gcc, no clang needed): `make test` replays the fuzz
+# regression inputs with them, so an out-of-bounds read that a plain build survives still fails.
+replay-asan:
+	$(MAKE) BUILD=build-asan OPT=-O1 \
+	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+	    $(FUZZ:%=build-asan/fuzz/replay_%)
+
 # The quick tier: unit tests, the conformance suite against its baseline, the layer rule.
 test: all
 	@bash tests/run_all.sh
@@ -66,5 +95,5 @@ check-layers:
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all test clean check-layers
+.PHONY: all test clean check-layers fuzz fuzz-targets replay-asan
 -include $(DEPS)

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # tests/run_all.sh — the quick tier behind `make test`: unit tests, the ONNX backend
 # conformance suite against the pass count kept in tests/conformance_baseline.txt (which only
-# goes up) on the reference and the compiled path, the server's integration test, and the layer
-# rule. Ends with one "N passed, N failed" line: one count per check.
+# goes up) on the reference and the compiled path, the server's integration tests, the fuzz
+# regression inputs, and the layer rule. Ends with one "N passed, N failed" line: one count per check.
 set -u
 cd "$(dirname "$0")/.." || exit 2
 BUILD=${BUILD:-build}
@@ -79,6 +79,35 @@ if /usr/bin/python3 tests/integration/test_lifecycle.py "$BUILD" --soak-secs 20 
 else
     echo "FAIL lifecycle integration test:"; grep -E 'FAIL|Error|error' "$BUILD/lifecycle.log" | head -20; tail -3 "$BUILD/lifecycle.log"
     failed=$((failed + 1))
+fi
+
+# fuzz regressions: every input that once broke a fuzz target (tests/fuzz/regress/<target>/)
+# plus a shipped file per target, through the plain-build replay programs (scripts/fuzz.sh runs
+# the fuzzers themselves; they need clang)
+# (under ASan and UBSan when `make replay-asan` built them, as scripts/test.sh does)
+RB=${REPLAY_BUILD:-build-asan}; [ -x "$RB/fuzz/replay_onnx" ] || RB=$BUILD
+"$BUILD/strata" compile models/digits_cnn.onnx -o "$BUILD/fuzz-seed.plan" > /dev/null 2>&1
+fz_bad=""; fz_n=0
+for t in onnx plan safetensors npy tensor config; do
+    inputs=()
+    [ -d "tests/fuzz/regress/$t" ] && inputs+=("tests/fuzz/regress/$t")
+    case $t in
+    onnx) inputs+=(models/digits_cnn.onnx) ;;
+    plan) inputs+=("$BUILD/fuzz-seed.plan") ;;
+    npy) inputs+=(models/digits_test_y.npy) ;;
+    config) inputs+=(models/repository/digits/config.pbtxt) ;;
+    esac
+    [ ${#inputs[@]} -eq 0 ] && continue
+    if "$RB/fuzz/replay_$t" "${inputs[@]}" > "$BUILD/fuzz-replay-$t.log" 2>&1; then
+        fz_n=$((fz_n + $(grep -oE '^replayed [0-9]+' "$BUILD/fuzz-replay-$t.log" | grep -oE '[0-9]+')))
+    else
+        fz_bad="$fz_bad $t"; tail -5 "$BUILD/fuzz-replay-$t.log"
+    fi
+done
+if [ -z "$fz_bad" ]; then
+    echo "fuzz replay ($RB): $fz_n saved inputs, no crash or sanitizer report"; passed=$((passed + 1))
+else
+    echo "FAIL fuzz replay:$fz_bad"; failed=$((failed + 1))
 fi
 
 if bash tools/check_layers.sh; then passed=$((passed + 1)); else failed=$((failed + 1)); fi

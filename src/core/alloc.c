@@ -37,7 +37,8 @@ static _Thread_local scratch_arena *active;
 
 static bool in_scratch(const void *p)
 {
-    return active && (const uint8_t *)p >= active->base && (const uint8_t *)p < active->base + active->cap;
+    /* as integers: an empty arena has a NULL base, and NULL + 0 is undefined behaviour */
+    return active && (uintptr_t)p - (uintptr_t)active->base < active->cap;
 }
 
 static void *scratch_take(size_t n)

@@ -496,7 +496,7 @@ static strata_status run_op(const ir_graph *g, const ir_node *n, const strata_te
                   n->n_inputs, n->n_outputs};
     strata_status st = ref_op_check_values(d, &on, in);
     if (st != STRATA_OK) return st;
-    strata_tensor *outs_buf[64];
+    strata_tensor *outs_buf[64] = {0}; /* slots past n_outputs read as absent */
     strata_tensor **outs = n->n_outputs <= 64 ? outs_buf : mem_calloc(n->n_outputs, sizeof *outs);
     if (!outs) return error_set(STRATA_OUT_OF_MEMORY, "%s: out of memory", node_label(n, lb, sizeof lb));
     for (size_t j = 0; j < n->n_outputs; j++) {

@@ -86,9 +86,9 @@ strata_status ir_graph_infer_shapes(ir_graph *g)
             pin[k] = &tin[k];
         }
         if (!all_inputs_known) continue;
-        for (size_t j = 0; j < n->n_outputs; j++) {
+        for (size_t j = 0; j < 64; j++) { /* slots past n_outputs read as absent */
             memset(&tout[j], 0, sizeof tout[j]);
-            pout[j] = n->outputs[j] >= 0 ? &tout[j] : NULL;
+            pout[j] = j < n->n_outputs && n->outputs[j] >= 0 ? &tout[j] : NULL;
         }
         op_node on = {n->name, n->op_type, n->domain, (int)opset, n->attrs, n->n_attrs,
                       n->n_inputs, n->n_outputs};

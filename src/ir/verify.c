@@ -68,6 +68,9 @@ static strata_status set_producers(const verify_ctx *c, ir_graph *g)
                         gname(g), i, g->outputs[i]);
     for (size_t n = 0; n < g->n_nodes; n++) {
         const ir_node *node = &g->nodes[n];
+        if (node->n_outputs == 0) /* every op has an output; kernels rely on slot 0 */
+            return fail(c, STRATA_INVALID_MODEL, "graph '%s': node '%s' (%s) has no outputs",
+                        gname(g), node->name, node->op_type);
         for (size_t k = 0; k < node->n_inputs; k++)
             if (node->inputs[k] >= 0 && (size_t)node->inputs[k] >= g->n_values)
                 return fail(c, STRATA_INVALID_MODEL, "graph '%s': node '%s' (%s): input %zu has "

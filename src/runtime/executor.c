@@ -198,6 +198,7 @@ static strata_status run_steps(exec_state *e, const strata_plan *p)
             if (!same_shapes) memset(&e->views[id], 0, sizeof e->views[id]);
             out_buf[k] = &e->views[id];
         }
+        for (size_t k = n->n_outputs; k < 64; k++) out_buf[k] = NULL; /* read as absent */
         op_node on = {n->name, n->op_type, n->domain, p->opsets[i], n->attrs, n->n_attrs,
                       n->n_inputs, n->n_outputs};
         strata_status st = STRATA_OK;

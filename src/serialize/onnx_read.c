@@ -867,6 +867,10 @@ static strata_status read_attr(reader *rd, const protobuf_reader *nr, const prot
         return error_set(STRATA_UNSUPPORTED, "%s@%zu: node '%s' (%s): attribute '%s': sparse "
                                              "tensor attributes are not supported",
                          nr->name, af->offset, nn, op, an);
+    if (a->type == ATTR_TYPE_PROTOS) /* no ONNX op has one; a single TYPE_PROTO is kept */
+        return error_set(STRATA_UNSUPPORTED, "%s@%zu: node '%s' (%s): attribute '%s': lists of "
+                                             "type protos are not supported",
+                         nr->name, af->offset, nn, op, an);
     if ((a->type == ATTR_GRAPH || a->type == ATTR_GRAPHS) && depth + 1 > STRATA_MAX_SUBGRAPH_DEPTH)
         return protobuf_error(nr, af->offset, "node '%s' (%s): attribute '%s': subgraphs nested "
                                               "deeper than %d", nn, op, an,
@@ -994,6 +998,14 @@ static strata_status read_attr(reader *rd, const protobuf_reader *nr, const prot
             break;
         }
     }
+    if (st != STRATA_OK || a->ref_attr_name) return st;
+    if (a->type == ATTR_STRING && !a->s) { /* protobuf: an absent string field is "" */
+        if (!(a->s = mem_strdup(""))) return error_set(STRATA_OUT_OF_MEMORY, "attribute '%s': out of memory", an);
+        a->s_len = 0;
+    }
+    if ((a->type == ATTR_TENSOR && !a->t) || (a->type == ATTR_GRAPH && !a->g))
+        return protobuf_error(nr, af->offset, "node '%s' (%s): attribute '%s' says it holds a %s "
+                              "but has none", nn, op, an, a->type == ATTR_TENSOR ? "tensor" : "graph");
     return st;
 }
 

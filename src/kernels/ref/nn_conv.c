@@ -376,7 +376,7 @@ strata_status nn_conv_qlinear_compute(const op_node *n, const strata_tensor *con
         float scale = xsc * (float)tensor_get_f64(ws, n_ws == 1 ? 0 : m) / ysc;
         double v = (double)(acc[i] + (bias ? tensor_get_i64(bias, m) : 0));
         double q = nn_util_rint(v * (double)scale) + yz;
-        tensor_set_i64(out[0], i, q < (double)lo ? lo : q > (double)hi ? hi : (int64_t)q);
+        tensor_set_i64(out[0], i, nn_util_saturate(q, lo, hi));
     }
     mem_free(acc);
     return STRATA_OK;

@@ -361,7 +361,7 @@ strata_status nn_matmul_qlinear_compute(const op_node *n, const strata_tensor *c
         float s = round_to(as->dtype, (float)param_at(as, row) * (float)param_at(bs, col));
         s = round_to(as->dtype, s / ysc);
         double q = nn_util_rint((double)acc[i] * (double)s) + yz;
-        tensor_set_i64(out[0], i, q < (double)lo ? lo : q > (double)hi ? hi : (int64_t)q);
+        tensor_set_i64(out[0], i, nn_util_saturate(q, lo, hi));
     }
     mem_free(acc);
     return STRATA_OK;

@@ -141,7 +141,7 @@ strata_status nn_quant_quantize_compute(const op_node *n, const strata_tensor *c
             continue;
         }
         q = nn_util_rint(q) + (zp ? (double)tensor_get_i64(zp, k) : 0.0);
-        int64_t v = isnan(q) ? 0 : q < (double)lo ? lo : q > (double)hi ? hi : (int64_t)q;
+        int64_t v = nn_util_saturate(q, lo, hi);
         tensor_set_i64(out[0], i, v);
     }
     return STRATA_OK;

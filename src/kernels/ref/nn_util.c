@@ -21,6 +21,11 @@ double nn_util_rint(double x)
     return nearbyint(x); /* default rounding mode: to nearest, ties to even */
 }
 
+int64_t nn_util_saturate(double q, int64_t lo, int64_t hi)
+{
+    return isnan(q) ? 0 : q < (double)lo ? lo : q > (double)hi ? hi : (int64_t)q;
+}
+
 bool nn_util_int_range(strata_dtype t, int64_t *lo, int64_t *hi)
 {
     switch (t) {

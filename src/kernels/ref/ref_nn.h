@@ -106,6 +106,8 @@ int64_t nn_util_numel(const strata_tensor *t);
 double nn_util_rint(double x);
 /* Saturating range of an integer dtype used by quantized ops; false when not one. */
 bool nn_util_int_range(strata_dtype t, int64_t *lo, int64_t *hi);
+/* q clamped to [lo, hi]; NaN (a zero or NaN scale) gives 0 rather than an undefined cast. */
+int64_t nn_util_saturate(double q, int64_t lo, int64_t hi);
 
 /* ---- gemm (nn_util.c) --------------------------------------------------------------------- */
 

@@ -268,6 +268,9 @@ static strata_status make_taps(const op_node *n, const resize_plan *p, int a, ax
     else taps = 2 - 2 * (int64_t)(floor(-2 / s) + 1);
     if (taps > 4096 || taps < 1)
         return op_error(n, STRATA_UNSUPPORTED, "scale %g needs %lld taps", s, (long long)taps);
+    if (in == 0 && out > 0)
+        return op_error(n, STRATA_INVALID_ARGUMENT, "axis %d: cannot resize an empty axis to %lld "
+                        "elements", a, (long long)out);
     t->n_taps = taps;
     t->idx = mem_alloc((size_t)(out * taps + 1) * sizeof *t->idx);
     t->w = mem_alloc((size_t)(out * taps + 1) * sizeof *t->w);
@@ -275,6 +278,9 @@ static strata_status make_taps(const op_node *n, const resize_plan *p, int a, ax
     if (!t->idx || !t->w || !t->extrap) return op_error(n, STRATA_OUT_OF_MEMORY, "out of memory");
     for (int64_t o = 0; o < out; o++) {
         double x = source_coord(p, a, o);
+        if (!isfinite(x) || fabs(x) > 0x1p62)
+            return op_error(n, STRATA_INVALID_ARGUMENT, "axis %d: output %lld maps to input "
+                            "coordinate %g (check scales and roi)", a, (long long)o, x);
         int64_t *ix = t->idx + o * taps;
         double *w = t->w + o * taps;
         if (p->ct == CT_TF_CROP_AND_RESIZE && (x < 0 || x > (double)(in - 1))) t->extrap[o] = true;
