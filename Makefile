@@ -82,7 +82,7 @@ fuzz:
 # regression inputs with them, so an out-of-bounds read that a plain build survives still fails.
 replay-asan:
 	$(MAKE) BUILD=build-asan OPT=-O1 \
-	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+	    SAN="-fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=all -fno-omit-frame-pointer" \
 	    $(FUZZ:%=build-asan/fuzz/replay_%)
 
 # The quick tier: unit tests, the conformance suite against its baseline, the layer rule.

@@ -289,6 +289,12 @@ strata_status nn_sample_roi_align_compute(const op_node *n, const strata_tensor 
     if (nn_util_numel(bi) != R)
         return op_error(n, STRATA_INVALID_ARGUMENT, "batch_indices has %lld entries for %lld rois",
                         (long long)nn_util_numel(bi), (long long)R);
+    if ((H == 0 || W == 0) && R > 0 && C > 0 && OH > 0 && OW > 0)
+        return op_error(n, STRATA_INVALID_ARGUMENT, "input X is %lld x %lld: no pixels to sample",
+                        (long long)H, (long long)W);
+    if (sr > 65536)
+        return op_error(n, STRATA_INVALID_ARGUMENT, "sampling_ratio %lld is over 65536",
+                        (long long)sr);
     double *xv = nn_util_f64_load(x);
     if (!xv) return nn_util_oom(n);
     double off = half ? 0.5 : 0.0;
@@ -303,12 +309,23 @@ strata_status nn_sample_roi_align_compute(const op_node *n, const strata_tensor 
         double y1 = tensor_get_f64(rois, r * 4 + 1) * scale - off;
         double x2 = tensor_get_f64(rois, r * 4 + 2) * scale - off;
         double y2 = tensor_get_f64(rois, r * 4 + 3) * scale - off;
+        if (!isfinite(x1) || !isfinite(y1) || !isfinite(x2) || !isfinite(y2)) {
+            mem_free(xv);
+            return op_error(n, STRATA_INVALID_ARGUMENT, "roi %lld has a non-finite coordinate",
+                            (long long)r);
+        }
         double rw = x2 - x1, rh = y2 - y1;
         if (!half) {
             rw = rw > 1 ? rw : 1;
             rh = rh > 1 ? rh : 1;
         }
         double bh = rh / (double)OH, bw = rw / (double)OW;
+        if (sr <= 0 && (ceil(rh / (double)OH) > 65536 || ceil(rw / (double)OW) > 65536)) {
+            mem_free(xv);
+            return op_error(n, STRATA_INVALID_ARGUMENT, "roi %lld spans %g x %g pixels a bin: "
+                            "over 65536 samples a side", (long long)r, rh / (double)OH,
+                            rw / (double)OW);
+        }
         int64_t gh = sr > 0 ? sr : (int64_t)ceil(rh / (double)OH);
         int64_t gw = sr > 0 ? sr : (int64_t)ceil(rw / (double)OW);
         double count = (double)(gh * gw > 1 ? gh * gw : 1);
