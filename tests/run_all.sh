@@ -82,9 +82,9 @@ else
 fi
 
 # fuzz regressions: every input that once broke a fuzz target (tests/fuzz/regress/<target>/)
-# plus a shipped file per target, through the plain-build replay programs (scripts/fuzz.sh runs
-# the fuzzers themselves; they need clang)
-# (under ASan and UBSan when `make replay-asan` built them, as scripts/test.sh does)
+# plus a shipped file per target, through the replay programs — the ASan + UBSan ones when
+# `make replay-asan` built them (scripts/test.sh does), else the plain build's. The fuzzers
+# themselves need clang: scripts/fuzz.sh.
 RB=${REPLAY_BUILD:-build-asan}; [ -x "$RB/fuzz/replay_onnx" ] || RB=$BUILD
 "$BUILD/strata" compile models/digits_cnn.onnx -o "$BUILD/fuzz-seed.plan" > /dev/null 2>&1
 fz_bad=""; fz_n=0
